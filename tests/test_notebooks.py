@@ -1,0 +1,48 @@
+"""The notebooks: paired with their scripts, stripped, and executed by nbval on default parameters."""
+
+import subprocess
+import sys
+
+import jupytext
+import nbformat
+import pytest
+
+from notebook_tools import check_cells, expected_output, with_expected_outputs
+from vadlib.catalog import NOTEBOOKS
+
+IDS = [e.stem for e in NOTEBOOKS]
+
+
+def _cells(notebook):
+    return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in notebook.cells]
+
+
+@pytest.mark.parametrize("entry", NOTEBOOKS, ids=IDS)
+def test_paired_script_and_notebook_are_in_sync(entry):
+    assert entry.ipynb.exists() and entry.script.exists()
+    assert _cells(jupytext.read(entry.script)) == _cells(jupytext.read(entry.ipynb)), (
+        f"{entry.stem}: run `jupytext --sync notebooks/{entry.stem}.py`")
+
+
+@pytest.mark.parametrize("entry", NOTEBOOKS, ids=IDS)
+def test_notebook_is_committed_stripped_with_parameters_and_a_check_cell(entry):
+    notebook = nbformat.read(entry.ipynb, as_version=4)
+    code = [c for c in notebook.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "outputs must be stripped"
+    parameters = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+    assert len(parameters) == 1
+    for name in ("profile", "data_root", "device", "seed", "overrides"):
+        assert f"{name} =" in parameters[0].source
+    assert check_cells(notebook), "each notebook needs at least one NBVAL_CHECK_OUTPUT cell"
+    assert all(expected_output(c.source) for c in check_cells(notebook))
+    assert notebook.metadata.kernelspec.name == "python3"
+
+
+@pytest.mark.parametrize("entry", NOTEBOOKS, ids=IDS)
+def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path):
+    reference = tmp_path / entry.ipynb.name
+    nbformat.write(with_expected_outputs(nbformat.read(entry.ipynb, as_version=4)), reference)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
+         str(reference)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

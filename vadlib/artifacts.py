@@ -1,0 +1,272 @@
+"""Tables and figures with provenance.
+
+``save_table`` writes ``figures/tables/<id>.{csv,md,tex}``; when a reproduced table is given for a
+table the thesis reports, the files show reported, reproduced and their difference side by side.
+``save_figure`` writes ``figures/<paper>/<id>.{png,pdf}`` at a fixed dpi. Every write is atomic
+(temporary file + rename) and is recorded in ``figures/index.json`` with: id, paper, notebook,
+profile, parameters, git commit and dirty flag, package versions, data fingerprint, wall time and
+creation time. Table files themselves carry no timestamps, so two runs of the same profile write
+byte-identical CSVs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import fcntl
+import functools
+import hashlib
+import importlib.metadata
+import io
+import json
+import os
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+
+from vadlib import paths, reported
+
+FIGURE_DPI = 150
+STATUS_COLUMN = "status"
+REPRODUCED, NOT_RUN, EXTRA = "reproduced", "not run", "reproduced only"
+TRACKED_PACKAGES = ("vadlib", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "torch", "torchvision",
+                    "timm", "trackeval", "papermill")
+
+
+# ------------------------------------------------------------------------------------ provenance
+
+@dataclass
+class Provenance:
+    """Who produced an artifact: set once per notebook by ``vadlib.notebook.setup``."""
+
+    notebook: str | None = None
+    profile: str | None = None
+    parameters: dict[str, Any] = field(default_factory=dict)
+    last_save: float = field(default_factory=time.perf_counter)
+
+
+_current = Provenance()
+
+
+def set_provenance(notebook: str | None, profile: str | None, parameters: dict[str, Any]) -> Provenance:
+    global _current
+    _current = Provenance(notebook, profile, dict(parameters))
+    return _current
+
+
+@functools.cache
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        with contextlib.suppress(importlib.metadata.PackageNotFoundError):
+            versions[name] = importlib.metadata.version(name)
+    return versions
+
+
+def git_state(root: Path = paths.REPO_ROOT) -> dict[str, Any]:
+    """``{"commit": sha or None, "dirty": bool or None}`` of the checkout holding vadlib."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
+    try:
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"commit": None, "dirty": None}
+
+
+def fingerprint(items: Iterable[Path | str]) -> str:
+    """sha256 over the given files (or every file under given directories): names, sizes, contents.
+
+    Files above 64 MiB contribute name, size and modification time instead of content, so
+    fingerprinting a real dataset stays cheap.
+    """
+    digest = hashlib.sha256()
+    for item in items:
+        item = Path(item)
+        files = sorted(p for p in item.rglob("*") if p.is_file()) if item.is_dir() else [item]
+        for path in files:
+            stat = path.stat()
+            digest.update(f"{path.name}\0{stat.st_size}\0".encode())
+            if stat.st_size <= 64 * 2**20:
+                digest.update(path.read_bytes())
+            else:
+                digest.update(str(int(stat.st_mtime)).encode())
+    return "sha256:" + digest.hexdigest()
+
+
+# -------------------------------------------------------------------------------- atomic writes
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@contextlib.contextmanager
+def _locked_index() -> Iterator[Path]:
+    root = paths.figures_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".index.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield root / "index.json"
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def read_index() -> dict[str, dict[str, Any]]:
+    """``figures/index.json`` as ``{artifact id: record}`` (empty when absent)."""
+    path = paths.figures_dir() / "index.json"
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text())["artifacts"]
+
+
+def _record(artifact_id: str, kind: str, paper: str | None, files: list[Path], data_fingerprint: str | None,
+            wall_time_s: float | None, extra: dict[str, Any]) -> dict[str, Any]:
+    now = time.perf_counter()
+    wall = wall_time_s if wall_time_s is not None else now - _current.last_save
+    _current.last_save = now
+    root = paths.figures_dir()
+    record = {
+        "id": artifact_id, "kind": kind, "paper": paper, "notebook": _current.notebook,
+        "profile": _current.profile, "parameters": _current.parameters, **git_state(),
+        "packages": package_versions(), "data_fingerprint": data_fingerprint,
+        "wall_time_s": round(float(wall), 3),
+        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "files": {str(p.relative_to(root)): "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
+        **extra,
+    }
+    record["git_commit"], record["git_dirty"] = record.pop("commit"), record.pop("dirty")
+    with _locked_index() as index_path:
+        index = json.loads(index_path.read_text())["artifacts"] if index_path.exists() else {}
+        index[artifact_id] = record
+        payload = {"artifacts": dict(sorted(index.items()))}
+        atomic_write_text(index_path, json.dumps(payload, indent=1, default=str) + "\n")
+    return record
+
+
+# ------------------------------------------------------------------------------------------ tables
+
+def compare(reported_table: pd.DataFrame, reproduced: pd.DataFrame, key_columns: list[str] | None = None) -> pd.DataFrame:
+    """Reported, reproduced and delta (reproduced − reported) side by side, one row per table row.
+
+    Rows are matched on the label columns. Every reported row stays, in printed order: a row the
+    reproduction did not produce is marked ``not run`` with empty reproduced cells (never filled,
+    never dropped). Reproduced rows absent from the thesis are appended as ``reproduced only``.
+    Columns are ``<column> | reported``, ``<column> | reproduced``, ``<column> | Δ``.
+    """
+    keys = list(key_columns or reported_table.attrs.get("key_columns") or [])
+    if not keys:
+        raise ValueError("compare needs the label (key) columns of the table")
+    missing = [k for k in keys if k not in reproduced.columns]
+    if missing:
+        raise ValueError(f"reproduced table lacks label columns {missing}; expected {keys}")
+    numeric = [c for c in reported_table.columns if c not in keys]
+    unknown = [c for c in reproduced.columns if c not in keys and c not in numeric]
+    if unknown:
+        raise ValueError(f"reproduced columns {unknown} are not in the reported table; its columns: {numeric}")
+    left = reported_table[keys + numeric].astype({k: str for k in keys})
+    right = reproduced.astype({k: str for k in keys})
+    if right.duplicated(keys).any():
+        raise ValueError(f"reproduced table has duplicate rows for labels {keys}")
+    merged = left.merge(right, on=keys, how="outer", suffixes=("", " \0reproduced"), indicator=True, sort=False)
+    order = {tuple(r): i for i, r in enumerate(left[keys].itertuples(index=False))}
+    merged["_order"] = [order.get(tuple(r), len(order)) for r in merged[keys].itertuples(index=False)]
+    merged = merged.sort_values("_order", kind="stable").reset_index(drop=True)
+    out = merged[keys].copy()
+    for column in numeric:
+        produced = merged[f"{column} \0reproduced"] if column in right.columns else pd.Series(np.nan, index=merged.index)
+        out[f"{column} | reported"] = merged[column]
+        out[f"{column} | reproduced"] = produced.astype(float).round(4)
+        out[f"{column} | Δ"] = (produced.astype(float) - merged[column]).round(4)
+    out[STATUS_COLUMN] = merged["_merge"].map({"both": REPRODUCED, "left_only": NOT_RUN, "right_only": EXTRA}).astype(str)
+    return out
+
+
+def _markdown(frame: pd.DataFrame, title: str, footer: str) -> str:
+    body = frame.to_markdown(index=False, floatfmt="g", missingval="–")
+    return f"**{title}**\n\n{body}\n\n{footer}\n"
+
+
+def _latex(frame: pd.DataFrame, title: str, label: str) -> str:
+    styler = frame.style.hide(axis="index").format(na_rep="--", precision=4)
+    return styler.to_latex(caption=title, label=label, hrules=True, position="htbp")
+
+
+def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reported_id: str | None = None,
+               paper: str | None = None, caption: str | None = None, data_fingerprint: str | None = None,
+               wall_time_s: float | None = None) -> pd.DataFrame:
+    """Write a table to ``figures/tables/<table_id>.{csv,md,tex}`` and record it in index.json.
+
+    - ``reproduced`` only, with no reported counterpart: the table as given.
+    - a reported table (``reported_id`` defaults to ``table_id`` when the thesis has that table)
+      and no ``reproduced``: the printed table, as transcribed.
+    - both: the reported / reproduced / Δ layout of :func:`compare`.
+
+    Returns the frame that was written. ``data_fingerprint`` defaults to the fingerprint of the
+    transcribed CSV for reported-only tables.
+    """
+    known = set(reported.index().table_id)
+    reported_id = reported_id or (table_id if table_id in known else None)
+    if reported_id is None and reproduced is None:
+        raise ValueError(f"table {table_id!r} is neither a reported table nor given as reproduced data")
+    meta: dict[str, Any] = reported.info(reported_id) if reported_id else {}
+    paper = paper or meta.get("paper")
+    caption = caption or meta.get("caption", "")
+    if reported_id and reproduced is None:
+        frame, layout = reported.load_table(reported_id), "reported"
+        if data_fingerprint is None:
+            source = reported.TABLES_DIR / f"{reported._source_id(reported_id)}.csv"
+            data_fingerprint = fingerprint([source])
+    elif reported_id:
+        frame, layout = compare(reported.load_table(reported_id), reproduced), "reported-vs-reproduced"
+    else:
+        frame, layout = reproduced, "reproduced"
+    frame = frame.reset_index(drop=True)
+    frame.attrs = {}
+    directory = paths.tables_dir()
+    source = f"Reported: {meta['seed']} lines {meta['lines']}." if meta else ""
+    profile = f"Reproduced with the `{_current.profile}` profile." if layout != "reported" and _current.profile else ""
+    footer = " ".join(s for s in (source, profile) if s)
+    title = f"Table {table_id}. {caption}".strip()
+    files = [directory / f"{table_id}.{ext}" for ext in ("csv", "md", "tex")]
+    atomic_write_text(files[0], frame.to_csv(index=False, lineterminator="\n"))
+    atomic_write_text(files[1], _markdown(frame, title, footer))
+    atomic_write_text(files[2], _latex(frame, title, f"tab:{table_id}"))
+    _record(f"table:{table_id}", "table", paper, files, data_fingerprint, wall_time_s,
+            {"layout": layout, "reported_id": reported_id})
+    return frame
+
+
+# ----------------------------------------------------------------------------------------- figures
+
+def save_figure(fig, figure_id: str, paper: str, *, data_fingerprint: str | None = None,
+                wall_time_s: float | None = None) -> list[Path]:
+    """Write ``figures/<paper>/<figure_id>.{png,pdf}`` at :data:`FIGURE_DPI` and record it."""
+    directory = paths.figures_dir() / paper
+    files = []
+    for ext, metadata in (("png", {"Software": None}), ("pdf", {"CreationDate": None, "Creator": None, "Producer": None})):
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format=ext, dpi=FIGURE_DPI, bbox_inches="tight", metadata=metadata)
+        path = directory / f"{figure_id}.{ext}"
+        atomic_write_bytes(path, buffer.getvalue())
+        files.append(path)
+    _record(f"figure:{paper}/{figure_id}", "figure", paper, files, data_fingerprint, wall_time_s, {})
+    return files

@@ -1,0 +1,51 @@
+"""The notebooks of the companion: one per thesis paper, plus the thesis at a glance."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from vadlib import paths
+
+
+@dataclass(frozen=True)
+class NotebookEntry:
+    number: str
+    stem: str
+    paper: str | None
+    title: str
+    regenerates: str
+
+    @property
+    def ipynb(self):
+        return paths.NOTEBOOKS_DIR / f"{self.stem}.ipynb"
+
+    @property
+    def script(self):
+        return paths.NOTEBOOKS_DIR / f"{self.stem}.py"
+
+
+NOTEBOOKS = (
+    NotebookEntry("00", "00_thesis_at_a_glance", None, "The thesis at a glance",
+                  "every reported table; an audit of the thesis's own arithmetic (errata)"),
+    NotebookEntry("01", "01_A_attention_tracker", "A", "Paper A — attention-gated one-stage tracker",
+                  "Tables A.1–A.5 and 2.1 (MOT15/16/17)"),
+    NotebookEntry("02", "02_B_thermalsynth", "B", "Paper B — ThermalSynth",
+                  "Tables B.1–B.3 and 3.1; confusion matrices (Fig. B.6 = 3.1)"),
+    NotebookEntry("03", "03_C_sspcab", "C", "Paper C — SSPCAB",
+                  "Tables C.1–C.6, supplementary Tables 1–3 (MVTec AD, Avenue, ShanghaiTech)"),
+    NotebookEntry("04", "04_D_ssmctb", "D", "Paper D — SSMCTB",
+                  "Tables D.1–D.12 and 5.1–5.4 (MVTec AD, BRATS, Avenue, ShanghaiTech, Thermal)"),
+    NotebookEntry("05", "05_E_trajectories", "E", "Paper E — socially unacceptable trajectories",
+                  "Tables E.1–E.2 and 5.5"),
+    NotebookEntry("06", "06_F_curriculum_mae", "F", "Paper F — curriculum masking for MAE (CM-MAE)",
+                  "Tables F.1–F.6 and 4.1"),
+)
+
+
+def notebook_by_id(token: str) -> NotebookEntry:
+    """Find a notebook by number (``03``), paper letter (``C``) or stem (``03_C_sspcab``)."""
+    for entry in NOTEBOOKS:
+        if token in (entry.number, entry.stem, entry.paper) or (entry.paper and token.upper() == entry.paper):
+            return entry
+    valid = ", ".join(f"{e.number}" + (f"/{e.paper}" if e.paper else "") for e in NOTEBOOKS)
+    raise ValueError(f"unknown notebook {token!r}; valid: {valid} (number, paper letter or full name)")

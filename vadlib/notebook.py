@@ -1,0 +1,85 @@
+"""What every notebook does first: resolve its profile, seed everything, set up provenance.
+
+    nb = setup("03_C_sspcab", profile=profile, data_root=data_root, device=device, seed=seed,
+               overrides=overrides)
+    nb.table("C.2")                       # the printed table, saved with provenance
+    nb.table("C.2", reproduced=frame)     # reported | reproduced | delta
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from vadlib import artifacts, paths, profiles, reported
+from vadlib.catalog import notebook_by_id
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when PyTorch sees a GPU, else ``cpu``; anything else is returned as given."""
+    if device != "auto":
+        return device
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import torch
+    except ImportError:
+        return
+    torch.manual_seed(seed)
+
+
+def use_style() -> None:
+    """The committed matplotlib style of every vadlib figure."""
+    import matplotlib.pyplot as plt
+    plt.style.use(paths.STYLE_FILE)
+
+
+@dataclass
+class Session:
+    notebook: str
+    paper: str | None
+    settings: profiles.Settings
+    device: str
+
+    def table(self, table_id: str, reproduced: pd.DataFrame | None = None, **kwargs: Any) -> pd.DataFrame:
+        """Save a table (see :func:`vadlib.artifacts.save_table`) and return what was written."""
+        kwargs.setdefault("paper", self.paper)
+        return artifacts.save_table(table_id, reproduced, **kwargs)
+
+    def figure(self, fig, figure_id: str, **kwargs: Any):
+        return artifacts.save_figure(fig, figure_id, kwargs.pop("paper", self.paper or "thesis"), **kwargs)
+
+    def reported_tables(self) -> list[str]:
+        return reported.table_ids(self.paper)
+
+    def banner(self) -> str:
+        knobs = ", ".join(f"{k}={v!r}" for k, v in self.settings.knobs.items())
+        return f"{self.notebook} · profile {self.settings.profile} · device {self.device}\n{knobs}"
+
+
+def setup(notebook: str, *, profile: str = profiles.DEFAULT_PROFILE, data_root: str | None = None,
+          device: str = "auto", seed: int = 0, overrides: dict[str, Any] | None = None) -> Session:
+    entry = notebook_by_id(notebook)
+    knobs = dict(overrides or {})
+    knobs.update(data_root=data_root, device=device, seed=seed)
+    settings = profiles.resolve(profile, **knobs)
+    seed_everything(settings.seed)
+    use_style()
+    parameters = {"profile": profile, "data_root": data_root, "device": device, "seed": seed,
+                  "overrides": dict(overrides or {})}
+    artifacts.set_provenance(entry.stem, profile, parameters)
+    return Session(entry.stem, entry.paper, settings, resolve_device(settings.device))

@@ -1,0 +1,120 @@
+"""The three profiles: one code path, three sizes.
+
+``smoke``  (default) synthetic twins of every dataset, tiny models, CPU, the whole suite in minutes.
+``quick``  the real datasets, the papers' architectures, shortened schedules, one GPU.
+``full``   the papers' protocols, a GPU cluster.
+
+A profile only changes numbers (sizes, schedules, where data comes from), never which code runs.
+This module is the one place where profiles are defined: every knob is listed in :data:`KNOBS` with
+its value per profile, and every knob can be overridden, e.g. by a papermill parameter::
+
+    settings = resolve("smoke", max_steps=5)
+    settings.max_steps  # -> 5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Mapping
+
+PROFILE_NAMES = ("smoke", "quick", "full")
+DEFAULT_PROFILE = "smoke"
+
+
+@dataclass(frozen=True)
+class Knob:
+    description: str
+    smoke: Any
+    quick: Any
+    full: Any
+    choices: tuple = ()
+
+
+KNOBS: Mapping[str, Knob] = MappingProxyType({
+    "data_source": Knob(
+        "where datasets come from: generated synthetic twins, or the real sets under data_root",
+        "synthetic", "real", "real", choices=("synthetic", "real")),
+    "data_root": Knob(
+        "dataset root directory; None means vadlib.paths.data_root() (env VADLIB_DATA)",
+        None, None, None),
+    "model_size": Knob(
+        "'tiny' models sized for a CPU, or the 'paper' architectures",
+        "tiny", "paper", "paper", choices=("tiny", "paper")),
+    "epoch_fraction": Knob(
+        "fraction of each paper's training schedule (epochs or iterations) that is run",
+        0.01, 0.1, 1.0),
+    "max_steps": Knob(
+        "hard cap on optimisation steps per run; None means no cap",
+        20, None, None),
+    "eval_limit": Knob(
+        "largest number of test items (frames, images, sequences) evaluated per run; None = all",
+        64, None, None),
+    "num_workers": Knob("data-loader worker processes", 0, 8, 8),
+    "device": Knob(
+        "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'", "auto", "auto", "auto"),
+    "seed": Knob("seed for every random number generator of a run", 0, 0, 0),
+})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved knobs of one profile plus overrides; read them as attributes."""
+
+    profile: str
+    knobs: Mapping[str, Any] = field(default_factory=dict)
+    overridden: tuple[str, ...] = ()
+
+    def __getattr__(self, name: str) -> Any:
+        knobs = object.__getattribute__(self, "knobs")
+        if name in knobs:
+            return knobs[name]
+        raise AttributeError(f"no knob named {name!r}; knobs: {', '.join(sorted(knobs))}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"profile": self.profile, **dict(self.knobs)}
+
+
+def check_profile(name: str) -> str:
+    if name not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILE_NAMES)}")
+    return name
+
+
+def _check_value(name: str, knob: Knob, value: Any, default: Any) -> Any:
+    if knob.choices and value not in knob.choices:
+        raise ValueError(f"knob {name!r} must be one of {', '.join(map(str, knob.choices))}; got {value!r}")
+    if value is None or default is None:
+        return value
+    if isinstance(default, bool) != isinstance(value, bool):
+        raise ValueError(f"knob {name!r} expects {type(default).__name__}; got {value!r}")
+    if isinstance(default, float) and isinstance(value, int):
+        return float(value)
+    if not isinstance(value, type(default)):
+        raise ValueError(f"knob {name!r} expects {type(default).__name__}; got {value!r}")
+    return value
+
+
+def resolve(profile: str = DEFAULT_PROFILE, **overrides: Any) -> Settings:
+    """Knob values of ``profile`` with ``overrides`` applied.
+
+    Unknown profiles or knob names and values of the wrong type raise ``ValueError`` naming the
+    valid choices. An override of ``None`` is taken literally (e.g. ``max_steps=None``: no cap).
+    """
+    check_profile(profile)
+    unknown = sorted(set(overrides) - set(KNOBS))
+    if unknown:
+        raise ValueError(f"unknown knob(s) {', '.join(unknown)}; valid knobs: {', '.join(KNOBS)}")
+    values = {}
+    for name, knob in KNOBS.items():
+        default = getattr(knob, profile)
+        values[name] = _check_value(name, knob, overrides[name], default) if name in overrides else default
+    return Settings(profile, MappingProxyType(values), tuple(sorted(overrides)))
+
+
+def describe() -> str:
+    """A Markdown table of every knob and its value per profile (used in the README)."""
+    lines = ["| knob | smoke | quick | full | meaning |", "|---|---|---|---|---|"]
+    for name, knob in KNOBS.items():
+        lines.append(f"| `{name}` | {knob.smoke!r} | {knob.quick!r} | {knob.full!r} | {knob.description} |")
+    return "\n".join(lines)
