@@ -125,11 +125,12 @@ def rbdc_tbdc_loop(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1, 
             tp += new
         else:
             fp += 1
-        if fp / total > 1.0:
-            break  # the curve is truncated at one false positive per frame
         fpr.append(fp / total)
         rbdr.append(tp / n_gt)
         tbdr.append(n_detected / n_tracks)
+    # truncate the curve at one false positive per frame, extend it to FPR = 1 if needed
+    last = max(i for i, x in enumerate(fpr) if x <= 1.0)
+    fpr, rbdr, tbdr = fpr[: last + 1], rbdr[: last + 1], tbdr[: last + 1]
     if fpr[-1] < 1.0:
         fpr.append(1.0)
         rbdr.append(rbdr[-1])
@@ -159,13 +160,16 @@ def main(argv=None):
         vec = rbdc_tbdc(pred, gt, nf)
         times.append(time.perf_counter() - t0)
     t_vec = min(times)
-    t0 = time.perf_counter()
-    ref = rbdc_tbdc_loop(pred, gt, nf)
-    t_loop = time.perf_counter() - t0
+    loop_times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        ref = rbdc_tbdc_loop(pred, gt, nf)
+        loop_times.append(time.perf_counter() - t0)
+    t_loop = min(loop_times)
 
     diff = max(abs(vec[0] - ref[0]), abs(vec[1] - ref[1]))
     print(f"vectorised : RBDC={vec[0]:.6f} TBDC={vec[1]:.6f}  {t_vec:.4f} s (best of {len(times)})")
-    print(f"python loop: RBDC={ref[0]:.6f} TBDC={ref[1]:.6f}  {t_loop:.4f} s")
+    print(f"python loop: RBDC={ref[0]:.6f} TBDC={ref[1]:.6f}  {t_loop:.4f} s (best of 2)")
     print(f"max |difference| = {diff:.3g}")
     assert diff <= 1e-12, f"implementations disagree by {diff}"
     ratio = t_loop / t_vec

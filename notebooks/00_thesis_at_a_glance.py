@@ -111,3 +111,50 @@ display(nb.table("thesis_errata", errata[["id", "where", "printed", "recomputed"
 # %%
 # NBVAL_CHECK_OUTPUT
 print(reported.summary())
+# Expected output:
+# 2.1     7 rows x  8 numeric columns, cell sum 30004.80
+# 3.1     1 rows x  5 numeric columns, cell sum 4.68
+# 4.1     2 rows x  2 numeric columns, cell sum 207.90
+# 5.1     8 rows x  3 numeric columns, cell sum 1304.36
+# 5.2     3 rows x  2 numeric columns, cell sum 365.40
+# 5.3    16 rows x 15 numeric columns, cell sum 22053.10
+# 5.4    17 rows x  8 numeric columns, cell sum 8318.04
+# 5.5     7 rows x  2 numeric columns, cell sum 1088.10
+# A.1     3 rows x  3 numeric columns, cell sum 1083.60
+# A.2     7 rows x  8 numeric columns, cell sum 30004.80
+# A.3     3 rows x  2 numeric columns, cell sum 452.80
+# A.4     3 rows x  2 numeric columns, cell sum 458.10
+# A.5     4 rows x  2 numeric columns, cell sum 614.70
+# B.1     2 rows x  5 numeric columns, cell sum 4.68
+# B.2     2 rows x  3 numeric columns, cell sum 536.58
+# B.3     2 rows x  4 numeric columns, cell sum 664.00
+# C.1    18 rows x  4 numeric columns, cell sum 4869.34
+# C.2    16 rows x 10 numeric columns, cell sum 14631.50
+# C.3    27 rows x  8 numeric columns, cell sum 7449.83
+# C.4     8 rows x  4 numeric columns, cell sum 2195.39
+# C.5     3 rows x  4 numeric columns, cell sum 828.35
+# C.6     2 rows x  3 numeric columns, cell sum 35.20
+# C.S1    8 rows x  4 numeric columns, cell sum 2195.39
+# C.S2    3 rows x  4 numeric columns, cell sum 828.35
+# C.S3    2 rows x  3 numeric columns, cell sum 35.20
+# D.1     7 rows x  1 numeric columns, cell sum 58.00
+# D.2    34 rows x  1 numeric columns, cell sum 2884.20
+# D.3    16 rows x 15 numeric columns, cell sum 22053.10
+# D.4     8 rows x  3 numeric columns, cell sum 1304.36
+# D.5    35 rows x  8 numeric columns, cell sum 11566.41
+# D.6     3 rows x  2 numeric columns, cell sum 365.40
+# D.7     3 rows x  4 numeric columns, cell sum 65.00
+# D.8    17 rows x  1 numeric columns, cell sum 1442.00
+# D.9     4 rows x  1 numeric columns, cell sum 340.30
+# D.10   16 rows x  1 numeric columns, cell sum 1368.70
+# D.11    4 rows x  1 numeric columns, cell sum 339.70
+# D.12    7 rows x  1 numeric columns, cell sum 594.60
+# E.1    15 rows x  2 numeric columns, cell sum 1860.80
+# E.2     2 rows x  2 numeric columns, cell sum 317.50
+# F.1     3 rows x  2 numeric columns, cell sum 295.80
+# F.2     3 rows x  2 numeric columns, cell sum 296.40
+# F.3     3 rows x  2 numeric columns, cell sum 295.30
+# F.4     2 rows x  2 numeric columns, cell sum 207.90
+# F.5     8 rows x  2 numeric columns, cell sum 775.00
+# F.6     4 rows x  2 numeric columns, cell sum 393.00
+# audit: 107 exact, 6 rounding, 6 erratum

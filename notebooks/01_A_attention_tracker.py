@@ -88,3 +88,11 @@ display(nb.table("A.5"))
 # %%
 # NBVAL_CHECK_OUTPUT
 print(reported.summary("A"))
+# Expected output:
+# 2.1     7 rows x  8 numeric columns, cell sum 30004.80
+# A.1     3 rows x  3 numeric columns, cell sum 1083.60
+# A.2     7 rows x  8 numeric columns, cell sum 30004.80
+# A.3     3 rows x  2 numeric columns, cell sum 452.80
+# A.4     3 rows x  2 numeric columns, cell sum 458.10
+# A.5     4 rows x  2 numeric columns, cell sum 614.70
+# audit: 3 exact, 0 rounding, 0 erratum

@@ -74,3 +74,9 @@ display(nb.table("B.3"))
 # %%
 # NBVAL_CHECK_OUTPUT
 print(reported.summary("B"))
+# Expected output:
+# 3.1     1 rows x  5 numeric columns, cell sum 4.68
+# B.1     2 rows x  5 numeric columns, cell sum 4.68
+# B.2     2 rows x  3 numeric columns, cell sum 536.58
+# B.3     2 rows x  4 numeric columns, cell sum 664.00
+# audit: 7 exact, 0 rounding, 0 erratum

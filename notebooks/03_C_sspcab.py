@@ -102,3 +102,14 @@ display(nb.table("C.S3"))
 # %%
 # NBVAL_CHECK_OUTPUT
 print(reported.summary("C"))
+# Expected output:
+# C.1    18 rows x  4 numeric columns, cell sum 4869.34
+# C.2    16 rows x 10 numeric columns, cell sum 14631.50
+# C.3    27 rows x  8 numeric columns, cell sum 7449.83
+# C.4     8 rows x  4 numeric columns, cell sum 2195.39
+# C.5     3 rows x  4 numeric columns, cell sum 828.35
+# C.6     2 rows x  3 numeric columns, cell sum 35.20
+# C.S1    8 rows x  4 numeric columns, cell sum 2195.39
+# C.S2    3 rows x  4 numeric columns, cell sum 828.35
+# C.S3    2 rows x  3 numeric columns, cell sum 35.20
+# audit: 27 exact, 2 rounding, 1 erratum

@@ -68,3 +68,8 @@ display(nb.table("E.2"))
 # %%
 # NBVAL_CHECK_OUTPUT
 print(reported.summary("E"))
+# Expected output:
+# 5.5     7 rows x  2 numeric columns, cell sum 1088.10
+# E.1    15 rows x  2 numeric columns, cell sum 1860.80
+# E.2     2 rows x  2 numeric columns, cell sum 317.50
+# audit: 22 exact, 3 rounding, 2 erratum

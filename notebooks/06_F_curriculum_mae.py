@@ -82,3 +82,12 @@ display(nb.table("F.6"))
 # %%
 # NBVAL_CHECK_OUTPUT
 print(reported.summary("F"))
+# Expected output:
+# 4.1     2 rows x  2 numeric columns, cell sum 207.90
+# F.1     3 rows x  2 numeric columns, cell sum 295.80
+# F.2     3 rows x  2 numeric columns, cell sum 296.40
+# F.3     3 rows x  2 numeric columns, cell sum 295.30
+# F.4     2 rows x  2 numeric columns, cell sum 207.90
+# F.5     8 rows x  2 numeric columns, cell sum 775.00
+# F.6     4 rows x  2 numeric columns, cell sum 393.00
+# audit: 10 exact, 1 rounding, 1 erratum

@@ -33,4 +33,5 @@ def with_expected_outputs(notebook: nbformat.NotebookNode) -> nbformat.NotebookN
         if text is None:
             raise ValueError(f"check cell without '{EXPECTED_MARK}' block:\n{cell.source}")
         cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=text)]
+        cell.execution_count = 1  # nbval ignores outputs of cells it thinks were never run
     return copy

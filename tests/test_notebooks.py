@@ -13,6 +13,13 @@ from vadlib.catalog import NOTEBOOKS
 IDS = [e.stem for e in NOTEBOOKS]
 
 
+def run_nbval(notebook_path):
+    """nbval in lax mode (only NBVAL_CHECK_OUTPUT cells compared) on one notebook, in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
+         str(notebook_path)], capture_output=True, text=True, cwd=notebook_path.parent, timeout=900)
+
+
 def _cells(notebook):
     return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in notebook.cells]
 
@@ -42,7 +49,16 @@ def test_notebook_is_committed_stripped_with_parameters_and_a_check_cell(entry):
 def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path):
     reference = tmp_path / entry.ipynb.name
     nbformat.write(with_expected_outputs(nbformat.read(entry.ipynb, as_version=4)), reference)
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "--nbval-lax", "--nbval-current-env", "-p", "no:cacheprovider", "-q",
-         str(reference)], capture_output=True, text=True, cwd=tmp_path, timeout=900)
+    result = run_nbval(reference)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+
+
+def test_nbval_check_fails_when_the_checked_output_changes(tmp_path):
+    entry = NOTEBOOKS[1]
+    notebook = nbformat.read(entry.ipynb, as_version=4)
+    cell = check_cells(notebook)[-1]
+    cell.source = cell.source.replace("cell sum", "cell total", 1)
+    reference = tmp_path / entry.ipynb.name
+    nbformat.write(with_expected_outputs(notebook), reference)
+    result = run_nbval(reference)
+    assert result.returncode != 0 and "cell total" in result.stdout

@@ -200,14 +200,28 @@ def compare(reported_table: pd.DataFrame, reproduced: pd.DataFrame, key_columns:
     return out
 
 
+def _cell_text(value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return "" if np.isnan(value) else f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+    return str(value)
+
+
 def _markdown(frame: pd.DataFrame, title: str, footer: str) -> str:
-    body = frame.to_markdown(index=False, floatfmt="g", missingval="–")
+    body = frame.map(_cell_text).to_markdown(index=False, disable_numparse=True)
     return f"**{title}**\n\n{body}\n\n{footer}\n"
 
 
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIALS.get(char, char) for char in text)
+
+
 def _latex(frame: pd.DataFrame, title: str, label: str) -> str:
-    styler = frame.style.hide(axis="index").format(na_rep="--", precision=4)
-    return styler.to_latex(caption=title, label=label, hrules=True, position="htbp")
+    styler = frame.map(_cell_text).style.hide(axis="index").format(escape="latex").format_index(escape="latex", axis=1)
+    return styler.to_latex(caption=_latex_escape(title), label=label, hrules=True, position="htbp")
 
 
 def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reported_id: str | None = None,
@@ -231,7 +245,7 @@ def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reporte
     paper = paper or meta.get("paper")
     caption = caption or meta.get("caption", "")
     if reported_id and reproduced is None:
-        frame, layout = reported.load_table(reported_id), "reported"
+        frame, layout = reported.load_printed(reported_id), "reported"
         if data_fingerprint is None:
             source = reported.TABLES_DIR / f"{reported._source_id(reported_id)}.csv"
             data_fingerprint = fingerprint([source])

@@ -317,75 +317,95 @@ _PRED_COLS = ("frame", "x1", "y1", "x2", "y2", "score")
 _GT_COLS = ("track_id", "frame", "x1", "y1", "x2", "y2")
 
 
-def _check_frame(df: pd.DataFrame, name: str, cols: Sequence[str]) -> pd.DataFrame:
+def _numeric_block(df: pd.DataFrame, name: str, cols: Sequence[str]) -> np.ndarray:
+    """float64 array (n, len(cols)) of the columns, with NaN/non-numeric/inf reported by column."""
+    try:
+        block = df[list(cols)].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError):
+        block = np.stack(
+            [pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64) for c in cols], axis=1
+        ) if len(df) else np.zeros((0, len(cols)))
+    bad = ~np.isfinite(block)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        n_bad = int(bad[:, c].sum())
+        raise ValueError(
+            f"{name}['{cols[c]}'] has {n_bad} NaN/non-numeric/infinite value(s), first at row {r}"
+        )
+    return block
+
+
+def _check_frame(df: pd.DataFrame, name: str, cols: Sequence[str]) -> np.ndarray:
+    """Validate a region/track DataFrame; return its numeric columns (all but 'video')."""
     if not isinstance(df, pd.DataFrame):
         raise ValueError(f"{name} must be a pandas DataFrame with columns {list(cols)}")
     missing = [c for c in cols if c not in df.columns]
     if missing:
         raise ValueError(f"{name} is missing column(s) {missing}; expected {list(cols)}")
-    for c in cols:
-        if c == "video":
-            if df[c].isna().any():
-                raise ValueError(f"{name}['video'] contains missing values")
-            continue
-        v = pd.to_numeric(df[c], errors="coerce").to_numpy(dtype=np.float64)
-        bad = ~np.isfinite(v)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(
-                f"{name}['{c}'] has {int(bad.sum())} NaN/non-numeric/infinite value(s), "
-                f"first at row {i}"
-            )
+    if "video" in cols and df["video"].isna().any():
+        raise ValueError(f"{name}['video'] contains missing values")
+    num = [c for c in cols if c != "video" and c != "track_id"]
+    block = _numeric_block(df, name, num)
+    if "track_id" in cols and df["track_id"].isna().any():
+        raise ValueError(f"{name}['track_id'] contains missing values")
+    pos = {c: i for i, c in enumerate(num)}
     for a, b in (("x1", "x2"), ("y1", "y2")):
-        bad = df[b].to_numpy(np.float64) < df[a].to_numpy(np.float64)
+        bad = block[:, pos[b]] < block[:, pos[a]]
         if bad.any():
             i = int(np.argmax(bad))
             raise ValueError(
                 f"{name}: {int(bad.sum())} box(es) with {b} < {a}, first at row {i} "
-                f"({a}={df[a].iloc[i]}, {b}={df[b].iloc[i]}); boxes are (x1, y1, x2, y2), "
-                "inclusive pixel corners"
+                f"({a}={block[i, pos[a]]:g}, {b}={block[i, pos[b]]:g}); boxes are "
+                "(x1, y1, x2, y2) with inclusive pixel corners"
             )
-    fr = df["frame"].to_numpy(np.float64)
-    if (fr < 0).any() or (fr != np.round(fr)).any():
+    fr = block[:, pos["frame"]]
+    if (fr < 0).any() or (fr != np.floor(fr)).any():
         raise ValueError(f"{name}['frame'] must hold non-negative integers")
-    return df
+    return block
 
 
 def _prepare_rbdc_inputs(pred, gt, num_frames):
-    """Validate and convert to plain arrays (shared by the curve function and the benchmark)."""
+    """Validate and convert to plain arrays (shared by the curve function and rbdc_tbdc)."""
     has_v = ("video" in getattr(pred, "columns", ())), ("video" in getattr(gt, "columns", ()))
     if has_v[0] != has_v[1]:
         raise ValueError("either both pred and gt have a 'video' column or neither does")
     vcols = ("video",) if has_v[0] else ()
-    pred = _check_frame(pred, "pred", vcols + _PRED_COLS)
-    gt = _check_frame(gt, "gt", vcols + _GT_COLS)
+    pb = _check_frame(pred, "pred", vcols + _PRED_COLS)  # frame, x1, y1, x2, y2, score
+    gb = _check_frame(gt, "gt", vcols + _GT_COLS)  # frame, x1, y1, x2, y2
     if len(gt) == 0:
         raise ValueError("gt has no regions: RBDC/TBDC are undefined without ground truth")
-    pv = pred["video"].to_numpy() if vcols else np.zeros(len(pred), dtype=np.int64)
-    gv = gt["video"].to_numpy() if vcols else np.zeros(len(gt), dtype=np.int64)
+    n_p = len(pred)
+    if vcols:
+        codes, uniques = pd.factorize(np.concatenate([pred["video"].to_numpy(),
+                                                      gt["video"].to_numpy()]))
+    else:
+        codes, uniques = np.zeros(n_p + len(gt), dtype=np.int64), np.array([0])
+    codes = codes.astype(np.int64)
+    pvc, gvc = codes[:n_p], codes[n_p:]
+    pf, gf = pb[:, 0].astype(np.int64), gb[:, 0].astype(np.int64)
 
     if isinstance(num_frames, Mapping):
         known = set(num_frames)
-        for name, vids in (("pred", pv), ("gt", gv)):
-            unknown = sorted(map(str, set(pd.unique(vids)) - known))
-            if unknown:
-                raise ValueError(
-                    f"unknown video ids in {name} (absent from num_frames): {unknown[:10]}"
-                )
+        unknown = [u for u in uniques if u not in known]
+        if unknown:
+            where = "pred" if set(unknown) & set(pd.unique(pred["video"])) else "gt"
+            raise ValueError(
+                f"unknown video ids in {where} (absent from num_frames): "
+                f"{sorted(map(str, unknown))[:10]}"
+            )
         nf = {k: int(v) for k, v in num_frames.items()}
         bad = [k for k, v in nf.items() if v <= 0]
         if bad:
             raise ValueError(f"num_frames must be positive; videos {bad[:10]} have <= 0")
-        for name, df, vids in (("pred", pred, pv), ("gt", gt, gv)):
-            if len(df):
-                lim = np.array([nf[v] for v in vids])
-                over = df["frame"].to_numpy(np.int64) > lim
-                if over.any():
-                    i = int(np.argmax(over))
-                    raise ValueError(
-                        f"{name} row {i}: frame {int(df['frame'].iloc[i])} is beyond video "
-                        f"{vids[i]!r}'s num_frames={lim[i]}"
-                    )
+        lim = np.array([nf[u] for u in uniques], dtype=np.int64)
+        for name, fr, vc, df in (("pred", pf, pvc, pred), ("gt", gf, gvc, gt)):
+            over = fr > lim[vc]
+            if over.any():
+                i = int(np.argmax(over))
+                raise ValueError(
+                    f"{name} row {i}: frame {fr[i]} is beyond video "
+                    f"{df['video'].iloc[i]!r}'s num_frames={lim[vc[i]]}"
+                )
         total = int(sum(nf.values()))
     else:
         try:
@@ -395,30 +415,19 @@ def _prepare_rbdc_inputs(pred, gt, num_frames):
         if total <= 0:
             raise ValueError(f"num_frames must be positive, got {num_frames}")
 
-    codes, uniques = pd.factorize(np.concatenate([pv, gv]) if len(pv) else gv)
-    pvc, gvc = codes[: len(pv)].astype(np.int64), codes[len(pv):].astype(np.int64)
-    f = lambda df, c: df[c].to_numpy(np.float64)  # noqa: E731
-    P = dict(
-        video=pvc,
-        frame=f(pred, "frame").astype(np.int64),
-        box=np.stack([f(pred, c) for c in ("x1", "y1", "x2", "y2")], axis=1)
-        if len(pred) else np.zeros((0, 4)),
-        score=f(pred, "score"),
-    )
-    track_codes = pd.factorize(pd.MultiIndex.from_arrays([gvc, gt["track_id"].to_numpy()]))[0]
-    G = dict(
-        video=gvc,
-        frame=f(gt, "frame").astype(np.int64),
-        box=np.stack([f(gt, c) for c in ("x1", "y1", "x2", "y2")], axis=1),
-        track=track_codes.astype(np.int64),
-    )
-    dup = pd.Index(track_codes.astype(np.int64) * (G["frame"].max() + 1) + G["frame"]).duplicated()
-    if dup.any():
+    tid = pd.factorize(gt["track_id"].to_numpy())[0].astype(np.int64)
+    track, _ = pd.factorize(gvc * (int(tid.max()) + 1) + tid)
+    track = track.astype(np.int64)
+    tf = track * (int(gf.max()) + 1) + gf
+    tf_sorted = np.sort(tf)
+    if (tf_sorted[1:] == tf_sorted[:-1]).any():
+        dup = pd.Index(tf).duplicated()
         i = int(np.argmax(dup))
         raise ValueError(
-            f"gt row {i}: track {gt['track_id'].iloc[i]!r} has more than one region in frame "
-            f"{int(G['frame'][i])}"
+            f"gt row {i}: track {gt['track_id'].iloc[i]!r} has more than one region in frame {gf[i]}"
         )
+    P = dict(video=pvc, frame=pf, box=pb[:, 1:5], score=pb[:, 5])
+    G = dict(video=gvc, frame=gf, box=gb[:, 1:5], track=track)
     return P, G, total
 
 
@@ -481,10 +490,47 @@ def rbdc_tbdc_curves(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1
         DataFrame with columns ``threshold, fpr, rbdr, tbdr`` (one row per curve point).
     """
     P, G, total = _prepare_rbdc_inputs(pred, gt, num_frames)
-    return _curves_from_arrays(P, G, total, float(alpha), float(beta))
+    th, x, yr, yt = _truncate(*_curves_from_arrays(P, G, total, float(alpha), float(beta)))
+    return pd.DataFrame({"threshold": th, "fpr": x, "rbdr": yr, "tbdr": yt})
+
+
+def _descending_order(score: np.ndarray) -> np.ndarray:
+    """Indices sorting ``score`` descending, ties in input order (= a stable sort of -score)."""
+    order = np.argsort(-score)  # fast unstable sort; exact ties are rare for real scores
+    s = score[order]
+    if s.size > 1 and (s[1:] == s[:-1]).any():
+        order = np.argsort(-score, kind="stable")
+    return order
+
+
+def _frame_groups(P, G):
+    """For each prediction: start index and count of the GT rows of its (video, frame)."""
+    n_v = int(max(P["video"].max(initial=-1), G["video"].max(initial=-1))) + 1
+    vmax = np.zeros(n_v, dtype=np.int64)
+    np.maximum.at(vmax, G["video"], G["frame"])
+    span = vmax + 1  # frame keys of a video: 0..max GT frame (predictions beyond have no GT)
+    offset = np.cumsum(span) - span
+    gkey = offset[G["video"]] + G["frame"]
+    K = int(span.sum())
+    gorder = np.argsort(gkey, kind="stable")
+    if K <= 8 * (gkey.size + P["frame"].size) + 1_000_000:  # dense lookup table over frames
+        cnt_k = np.bincount(gkey, minlength=K)
+        start_k = np.cumsum(cnt_k) - cnt_k
+        inside = P["frame"] <= vmax[P["video"]]
+        pkey = np.where(inside, offset[P["video"]] + np.minimum(P["frame"], vmax[P["video"]]), 0)
+        cnt = np.where(inside, cnt_k[pkey], 0)
+        start = start_k[pkey]
+    else:  # sparse frame ids: binary search
+        inside = P["frame"] <= vmax[P["video"]]
+        pkey = np.where(inside, offset[P["video"]] + P["frame"], -1)
+        gkey_s = gkey[gorder]
+        start = np.searchsorted(gkey_s, pkey, side="left")
+        cnt = np.searchsorted(gkey_s, pkey, side="right") - start
+    return gorder, start, cnt
 
 
 def _curves_from_arrays(P, G, total, alpha, beta):
+    """Sweep arrays: (threshold, fpr, rbdr, tbdr) before truncation at FPR = 1, plus n_start."""
     n_gt = G["frame"].size
     n_tracks = int(G["track"].max()) + 1
     track_len = np.bincount(G["track"], minlength=n_tracks)
@@ -492,24 +538,23 @@ def _curves_from_arrays(P, G, total, alpha, beta):
     n_start = int((need == 0).sum())  # tracks "detected" before any prediction (alpha <= 0)
     n_pred = P["score"].size
 
-    order = np.argsort(-P["score"], kind="stable")
-    fkey_base = int(max(P["frame"].max(initial=0), G["frame"].max(initial=0))) + 1
-    pkey = (P["video"] * fkey_base + P["frame"])[order]
-    gkey = G["video"] * fkey_base + G["frame"]
-    gorder = np.argsort(gkey, kind="stable")
-    gkey_s = gkey[gorder]
-    start = np.searchsorted(gkey_s, pkey, side="left")
-    cnt = np.searchsorted(gkey_s, pkey, side="right") - start
-    n_pairs = int(cnt.sum())
-    pair_rank = np.repeat(np.arange(n_pred), cnt)
-    offs = np.arange(n_pairs) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    pair_gt = gorder[np.repeat(start, cnt) + offs]
-    iou = _iou_plus1(P["box"][order][pair_rank], G["box"][pair_gt])
+    order = _descending_order(P["score"])
+    rank_of = np.empty(n_pred, dtype=np.int64)
+    rank_of[order] = np.arange(n_pred)
+    gorder, start, cnt = _frame_groups(P, G)
+    # candidate (prediction, GT) pairs in the same video and frame, in rank order
+    cnt_r, start_r = cnt[order], start[order]
+    n_pairs = int(cnt_r.sum())
+    pair_rank = np.repeat(np.arange(n_pred), cnt_r)
+    pair_gt = gorder[np.repeat(start_r - (np.cumsum(cnt_r) - cnt_r), cnt_r) + np.arange(n_pairs)]
+    iou = _iou_plus1(P["box"][order[pair_rank]], G["box"][pair_gt])
     ok = iou >= beta
     pair_rank, pair_gt = pair_rank[ok], pair_gt[ok]
-    # pair_rank is ascending, so the first occurrence of each GT is its earliest matching prediction
-    matched_gt, first = np.unique(pair_gt, return_index=True)
-    first_rank = pair_rank[first]
+    # earliest-ranked matching prediction of each GT region (n_pred = never matched)
+    first_all = np.full(n_gt, n_pred, dtype=np.int64)
+    np.minimum.at(first_all, pair_gt, pair_rank)
+    matched_gt = np.flatnonzero(first_all < n_pred)
+    first_rank = first_all[matched_gt]
 
     new_tp = np.bincount(first_rank, minlength=n_pred)
     cum_tp = np.cumsum(new_tp)
@@ -520,24 +565,26 @@ def _curves_from_arrays(P, G, total, alpha, beta):
     # TBDR: a track is detected at the rank of its need-th matched region
     t_of = G["track"][matched_gt]
     o = np.lexsort((first_rank, t_of))
-    t_sorted, r_sorted = t_of[o], first_rank[o]
-    n_matched = np.bincount(t_sorted, minlength=n_tracks)
+    r_sorted = first_rank[o]
+    n_matched = np.bincount(t_of, minlength=n_tracks)
     grp_start = np.cumsum(n_matched) - n_matched
     can = (need >= 1) & (n_matched >= need)
     det_rank = r_sorted[grp_start[can] + need[can] - 1]
     tbdr = (np.cumsum(np.bincount(det_rank, minlength=n_pred)) + n_start) / n_tracks
+    return P["score"][order], fpr, rbdr, tbdr, n_start / n_tracks
 
+
+def _truncate(thr, fpr, rbdr, tbdr, tbdr0):
+    """Drop FPR > 1, prepend (0, 0), append (1, last) if FPR = 1 is never reached."""
     keep = fpr <= 1.0
-    fpr, rbdr, tbdr = fpr[keep], rbdr[keep], tbdr[keep]
-    thr = P["score"][order][keep]
-    x = np.concatenate(([0.0], fpr))
-    yr = np.concatenate(([0.0], rbdr))
-    yt = np.concatenate(([n_start / n_tracks], tbdr))
-    th = np.concatenate(([np.inf], thr))
+    x = np.concatenate(([0.0], fpr[keep]))
+    yr = np.concatenate(([0.0], rbdr[keep]))
+    yt = np.concatenate(([tbdr0], tbdr[keep]))
+    th = np.concatenate(([np.inf], thr[keep]))
     if x[-1] < 1.0:
         x, yr, yt = np.append(x, 1.0), np.append(yr, yr[-1]), np.append(yt, yt[-1])
         th = np.append(th, -np.inf)
-    return pd.DataFrame({"threshold": th, "fpr": x, "rbdr": yr, "tbdr": yt})
+    return th, x, yr, yt
 
 
 def rbdc_tbdc(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1, beta=0.1):
@@ -567,9 +614,8 @@ def rbdc_tbdc(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1, beta=
     P, G, total = _prepare_rbdc_inputs(pred, gt, num_frames)
     if P["score"].size == 0:
         return 0.0, 0.0
-    c = _curves_from_arrays(P, G, total, float(alpha), float(beta))
-    x = c["fpr"].to_numpy()
-    return float(np.trapezoid(c["rbdr"].to_numpy(), x)), float(np.trapezoid(c["tbdr"].to_numpy(), x))
+    _, x, yr, yt = _truncate(*_curves_from_arrays(P, G, total, float(alpha), float(beta)))
+    return float(np.trapezoid(yr, x)), float(np.trapezoid(yt, x))
 
 
 def regions_from_maps(
