@@ -173,7 +173,8 @@ def main(argv=None):
     print(f"max |difference| = {diff:.3g}")
     assert diff <= 1e-12, f"implementations disagree by {diff}"
     ratio = t_loop / t_vec
-    print(f"speed-up: {ratio:.1f}x (target >= 20x)")
+    note = "target >= 20x" if not args.quick else "the 20x target is for the full case"
+    print(f"speed-up: {ratio:.1f}x ({note})")
     return ratio
 
 

@@ -260,10 +260,12 @@ def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reporte
     profile = f"Reproduced with the `{_current.profile}` profile." if layout != "reported" and _current.profile else ""
     footer = " ".join(s for s in (source, profile) if s)
     title = f"Table {table_id}. {caption}".strip()
-    files = [directory / f"{table_id}.{ext}" for ext in ("csv", "md", "tex")]
-    atomic_write_text(files[0], frame.to_csv(index=False, lineterminator="\n"))
-    atomic_write_text(files[1], _markdown(frame, title, footer))
-    atomic_write_text(files[2], _latex(frame, title, f"tab:{table_id}"))
+    texts = {"csv": frame.to_csv(index=False, lineterminator="\n"), "md": _markdown(frame, title, footer),
+             "tex": _latex(frame, title, f"tab:{table_id}")}  # render all before writing any
+    files = []
+    for ext, text in texts.items():
+        files.append(directory / f"{table_id}.{ext}")
+        atomic_write_text(files[-1], text)
     _record(f"table:{table_id}", "table", paper, files, data_fingerprint, wall_time_s,
             {"layout": layout, "reported_id": reported_id})
     return frame

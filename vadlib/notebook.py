@@ -54,13 +54,23 @@ class Session:
     paper: str | None
     settings: profiles.Settings
     device: str
+    #: fingerprint of the data this notebook's artifacts derive from: the transcribed thesis tables
+    #: until the notebook loads a dataset, which then sets it (``artifacts.fingerprint([root])``).
+    data_fingerprint: str = ""
+
+    def __post_init__(self):
+        if not self.data_fingerprint:
+            self.data_fingerprint = artifacts.fingerprint([reported.TABLES_DIR, reported.AUDIT_DIR])
 
     def table(self, table_id: str, reproduced: pd.DataFrame | None = None, **kwargs: Any) -> pd.DataFrame:
         """Save a table (see :func:`vadlib.artifacts.save_table`) and return what was written."""
         kwargs.setdefault("paper", self.paper)
+        if reproduced is not None:
+            kwargs.setdefault("data_fingerprint", self.data_fingerprint)
         return artifacts.save_table(table_id, reproduced, **kwargs)
 
     def figure(self, fig, figure_id: str, **kwargs: Any):
+        kwargs.setdefault("data_fingerprint", self.data_fingerprint)
         return artifacts.save_figure(fig, figure_id, kwargs.pop("paper", self.paper or "thesis"), **kwargs)
 
     def reported_tables(self) -> list[str]:

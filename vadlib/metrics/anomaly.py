@@ -25,7 +25,7 @@ Scores are "higher = more anomalous" everywhere; negate a regularity score (e.g.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -364,8 +364,11 @@ def _check_frame(df: pd.DataFrame, name: str, cols: Sequence[str]) -> np.ndarray
     return block
 
 
-def _prepare_rbdc_inputs(pred, gt, num_frames):
+def _prepare_rbdc_inputs(pred, gt, num_frames, alpha=0.1, beta=0.1):
     """Validate and convert to plain arrays (shared by the curve function and rbdc_tbdc)."""
+    for nm, val in (("alpha", alpha), ("beta", beta)):
+        if not (0.0 <= float(val) <= 1.0):
+            raise ValueError(f"{nm} must be in [0, 1], got {val}")
     has_v = ("video" in getattr(pred, "columns", ())), ("video" in getattr(gt, "columns", ()))
     if has_v[0] != has_v[1]:
         raise ValueError("either both pred and gt have a 'video' column or neither does")
@@ -489,7 +492,7 @@ def rbdc_tbdc_curves(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1
     Returns:
         DataFrame with columns ``threshold, fpr, rbdr, tbdr`` (one row per curve point).
     """
-    P, G, total = _prepare_rbdc_inputs(pred, gt, num_frames)
+    P, G, total = _prepare_rbdc_inputs(pred, gt, num_frames, alpha, beta)
     th, x, yr, yt = _truncate(*_curves_from_arrays(P, G, total, float(alpha), float(beta)))
     return pd.DataFrame({"threshold": th, "fpr": x, "rbdr": yr, "tbdr": yt})
 
@@ -609,9 +612,9 @@ def rbdc_tbdc(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1, beta=
 
     Raises:
         ValueError: missing columns, NaN, boxes with ``x2 < x1``/``y2 < y1``, negative frames,
-            unknown video ids, empty gt, non-positive num_frames.
+            unknown video ids, empty gt, non-positive num_frames, alpha/beta outside [0, 1].
     """
-    P, G, total = _prepare_rbdc_inputs(pred, gt, num_frames)
+    P, G, total = _prepare_rbdc_inputs(pred, gt, num_frames, alpha, beta)
     if P["score"].size == 0:
         return 0.0, 0.0
     _, x, yr, yt = _truncate(*_curves_from_arrays(P, G, total, float(alpha), float(beta)))

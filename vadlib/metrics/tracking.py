@@ -208,7 +208,7 @@ def _run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker):
                   OUTPUT_SUB_FOLDER="", SEQ_INFO=dict(seq_info), SKIP_SPLIT_FOL=True,
                   GT_LOC_FORMAT="{gt_folder}/{seq}/gt/gt.txt")
     buf = io.StringIO()
-    with contextlib.redirect_stdout(buf):
+    with contextlib.redirect_stdout(buf), contextlib.redirect_stderr(buf):
         evaluator = trackeval.Evaluator(eval_cfg)
         dataset = trackeval.datasets.MotChallenge2DBox(ds_cfg)
         metrics = [trackeval.metrics.HOTA(), trackeval.metrics.CLEAR(),
@@ -251,7 +251,8 @@ def evaluate_mot(gt, pred, benchmark: str = "MOT17", *, seq_lengths=None,
 
     Raises:
         ValueError: unknown benchmark, sequences present in only one of gt/pred, missing columns,
-            NaN values, negative box sizes, frames beyond ``seq_lengths``.
+            NaN values, negative box sizes, frames beyond ``seq_lengths``, and TrackEval's own
+            checks (e.g. an id repeated within a frame, a non-pedestrian tracker class).
     """
     if benchmark not in _BENCHMARKS:
         raise ValueError(f"benchmark must be one of {_BENCHMARKS}, got {benchmark!r}")
@@ -275,13 +276,18 @@ def evaluate_mot(gt, pred, benchmark: str = "MOT17", *, seq_lengths=None,
             seq_info[seq] = n
             write_mot(g, os.path.join(gt_fol, seq, "gt", "gt.txt"), kind="gt")
             write_mot(p, os.path.join(tr_fol, tracker, "data", f"{seq}.txt"), kind="pred")
+        from trackeval.utils import TrackEvalException
+
         try:
-            res = _run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker)
-        except AttributeError as err:
-            if not _ALIAS_RE.search(str(err)):
-                raise
-            with _legacy_numpy_aliases():
+            try:
                 res = _run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker)
+            except AttributeError as err:
+                if not _ALIAS_RE.search(str(err)):
+                    raise
+                with _legacy_numpy_aliases():
+                    res = _run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker)
+        except TrackEvalException as err:  # TrackEval's own input checks -> ValueError
+            raise ValueError(f"TrackEval rejected the input: {err}") from None
     rows = {}
     for seq in list(gts) + ["COMBINED_SEQ"]:
         r = res[seq]["pedestrian"]

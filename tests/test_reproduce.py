@@ -1,0 +1,107 @@
+"""`vadlib reproduce`: bad input, dry run, skipping, failures, resuming, determinism, completeness."""
+
+import json
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from vadlib import catalog, cli, paths, profiles, reported, reproduce
+from vadlib.catalog import NotebookEntry
+
+
+def vadlib_cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "vadlib.cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=900)
+
+
+@pytest.mark.parametrize("args, valid", [
+    (["reproduce", "--profile", "medium"], "'smoke', 'quick', 'full'"),
+    (["reproduce", "--only", "00,Z"], "valid: 00, 01/A"),
+    (["reproduce", "--set", "epochs=3"], "valid knobs: data_source"),
+    (["reproduce", "--set", "max_steps"], "KNOB=VALUE"),
+    (["reproduce", "--jobs", "0"], "at least 1"),
+    (["frobnicate"], "reproduce"),
+])
+def test_bad_input_is_one_line_naming_valid_choices_exit_2(args, valid):
+    result = vadlib_cli(*args)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and valid in result.stderr, result.stderr
+
+
+def test_full_profile_dry_run_prints_the_plan():
+    result = vadlib_cli("reproduce", "--profile", "full", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "plan for profile 'full'" in result.stdout and "GPU-hours" in result.stdout
+    assert all(entry.stem in result.stdout for entry in catalog.NOTEBOOKS)
+
+
+def _toy_notebook(directory, stem, failing):
+    cells = [nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
+             nbformat.v4.new_code_cell("raise ValueError('boom')" if failing else "print('fine')")]
+    notebook = nbformat.v4.new_notebook(cells=cells, metadata={
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
+    nbformat.write(notebook, directory / f"{stem}.ipynb")
+    return NotebookEntry(stem[:2], stem, None, stem, "nothing")
+
+
+@pytest.fixture
+def toy_catalog(tmp_path, monkeypatch):
+    directory = tmp_path / "notebooks"
+    directory.mkdir()
+    entries = (_toy_notebook(directory, "91_bad", failing=True), _toy_notebook(directory, "92_good", failing=False))
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", directory)
+    monkeypatch.setattr(catalog, "NOTEBOOKS", entries)
+    monkeypatch.setattr(reproduce, "NOTEBOOKS", entries)
+    return directory, entries
+
+
+def test_a_failing_notebook_is_reported_with_its_cell_and_the_others_still_run(toy_catalog, capsys):
+    assert cli.main(["reproduce"]) == 1
+    out = capsys.readouterr().out
+    assert "91_bad" in out and "failed" in out and "cell [3]: ValueError: boom" in out  # execution count in the executed copy
+    assert "92_good" in out and "1 of 2 notebooks ok" in out
+    kept = nbformat.read(paths.runs_dir() / "notebooks" / "91_bad.ipynb", as_version=4)
+    assert kept.cells[-1].outputs[0].ename == "ValueError"  # the failing copy is kept for inspection
+
+
+def test_an_interrupted_reproduce_resumes_where_it_stopped(toy_catalog):
+    directory, (bad, good) = toy_catalog
+    settings = profiles.resolve()
+    first = reproduce.reproduce([bad, good], settings)
+    assert [o.status for o in first] == ["failed", "ok"]
+    again = reproduce.reproduce([bad, good], settings)
+    assert [o.status for o in again] == ["failed", "skipped"]
+    _toy_notebook(directory, "91_bad", failing=False)  # the user fixes the notebook
+    fixed = reproduce.reproduce([bad, good], settings)
+    assert [o.status for o in fixed] == ["ok", "skipped"]
+    changed = reproduce.reproduce([bad, good], profiles.resolve("smoke", max_steps=3))
+    assert [o.status for o in changed] == ["ok", "ok"]  # new parameters: nothing is up to date
+
+
+def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monkeypatch):
+    result = vadlib_cli("reproduce", "--jobs", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "7 of 7 notebooks ok" in result.stdout
+    tables = paths.tables_dir()
+    for table_id in reported.table_ids():
+        assert all((tables / f"{table_id}.{ext}").exists() for ext in ("csv", "md", "tex")), table_id
+    index = json.loads((paths.figures_dir() / "index.json").read_text())["artifacts"]
+    assert {f"table:{t}" for t in reported.table_ids()} <= set(index)
+    for record in index.values():
+        assert all(record[key] is not None for key in ("notebook", "profile", "packages", "data_fingerprint",
+                                                       "wall_time_s", "created_at"))
+        assert all((paths.figures_dir() / f).exists() for f in record["files"])
+
+    skipped = vadlib_cli("reproduce", "--only", "00,C")
+    assert skipped.returncode == 0 and skipped.stdout.count("skipped") == 2
+
+    second = tmp_path / "second"
+    rerun = vadlib_cli("reproduce", "--jobs", "2", env={"VADLIB_FIGURES": str(second)})
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    first_csvs = sorted(p.name for p in tables.glob("*.csv"))
+    assert first_csvs == sorted(p.name for p in (second / "tables").glob("*.csv"))
+    for name in first_csvs:
+        assert (tables / name).read_bytes() == (second / "tables" / name).read_bytes(), name
