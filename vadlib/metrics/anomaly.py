@@ -542,8 +542,6 @@ def _curves_from_arrays(P, G, total, alpha, beta):
     n_pred = P["score"].size
 
     order = _descending_order(P["score"])
-    rank_of = np.empty(n_pred, dtype=np.int64)
-    rank_of[order] = np.arange(n_pred)
     gorder, start, cnt = _frame_groups(P, G)
     # candidate (prediction, GT) pairs in the same video and frame, in rank order
     cnt_r, start_r = cnt[order], start[order]
@@ -567,7 +565,7 @@ def _curves_from_arrays(P, G, total, alpha, beta):
 
     # TBDR: a track is detected at the rank of its need-th matched region
     t_of = G["track"][matched_gt]
-    o = np.lexsort((first_rank, t_of))
+    o = np.argsort(t_of * (n_pred + 1) + first_rank)  # by track, then rank (keys are unique)
     r_sorted = first_rank[o]
     n_matched = np.bincount(t_of, minlength=n_tracks)
     grp_start = np.cumsum(n_matched) - n_matched
