@@ -90,3 +90,27 @@ def test_classification_bad_input():
         confusion_matrix([0, 1, 2], [0, 1, 1], labels=[0, 1])
     with pytest.raises(ValueError, match="non-negative"):
         labels_from_counts(1, -1, 0, 0)
+
+
+def test_counts_consistent_with_recovers_the_paper_b_confusion_matrices():
+    from vadlib.metrics.classification import counts_consistent_with
+
+    alexnet = counts_consistent_with(18, 59, {"accuracy": (98.70, 0.005), "sensitivity": (100.0, 0.5),
+                                              "specificity": (98.0, 0.5)})
+    assert alexnet[["TP", "FN", "TN", "FP"]].values.tolist() == [[18, 0, 58, 1]]
+    resnet = counts_consistent_with(18, 59, {"accuracy": (89.61, 0.005), "sensitivity": (94.0, 0.5),
+                                             "specificity": (88.0, 0.5)})
+    assert resnet[["TP", "FN", "TN", "FP"]].values.tolist() == [[17, 1, 52, 7]]
+
+
+def test_counts_consistent_with_finds_any_matrix_from_its_own_rates():
+    from vadlib.metrics.classification import counts_consistent_with
+
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        tp, tn = int(rng.integers(0, 21)), int(rng.integers(0, 31))
+        rates = {"accuracy": 100 * (tp + tn) / 50, "sensitivity": 100 * tp / 20, "specificity": 100 * tn / 30}
+        found = counts_consistent_with(20, 30, {k: (round(v, 2), 0.005) for k, v in rates.items()})
+        assert [tp, 20 - tp, tn, 30 - tn] in found[["TP", "FN", "TN", "FP"]].values.tolist()
+    with pytest.raises(ValueError, match="unknown rates"):
+        counts_consistent_with(1, 1, {"precision": (50.0, 0.5)})

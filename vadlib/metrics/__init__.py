@@ -1,4 +1,4 @@
-"""Evaluation metrics of the thesis, exact and fast (issue 3).
+"""Evaluation metrics of the thesis, exact and fast.
 
 * :mod:`vadlib.metrics.anomaly` -- frame-level micro/macro AUC (with an explicit single-class
   policy), score post-processing, RBDC/TBDC, anomaly maps to regions, image/pixel AUROC and
@@ -32,6 +32,7 @@ from .classification import (
     binary_report,
     classification_report,
     confusion_matrix,
+    counts_consistent_with,
     labels_from_counts,
     sensitivity,
     specificity,
@@ -46,6 +47,7 @@ __all__ = [
     "binary_report",
     "classification_report",
     "confusion_matrix",
+    "counts_consistent_with",
     "drop_first_frames",
     "evaluate_mot",
     "frame_auc",

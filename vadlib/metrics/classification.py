@@ -1,6 +1,6 @@
 """Classification metrics as reported for thesis Paper B (falls into water, thermal imagery).
 
-Paper B (thesis T L1824; ``shared/specs/paper_A_B.md`` §2.6) reports accuracy, sensitivity and
+Paper B (thesis L1824) reports accuracy, sensitivity and
 specificity of a binary fall / no-fall classifier, plus confusion matrices (Fig. B.6 / 3.1).
 Precision and F1 are not printed in the thesis but follow from the same counts; per-class and
 support-weighted precision/recall/F1 are provided for multi-class use. Everything is computed with
@@ -23,6 +23,7 @@ __all__ = [
     "binary_report",
     "classification_report",
     "labels_from_counts",
+    "counts_consistent_with",
 ]
 
 
@@ -160,8 +161,7 @@ def classification_report(y_true, y_pred, labels=None, *, zero_division=0.0) -> 
 def labels_from_counts(tp: int, fn: int, tn: int, fp: int):
     """``(y_true, y_pred)`` 0/1 arrays realising the given binary confusion counts.
 
-    Lets published confusion matrices (e.g. the reconstructed Paper B counts in
-    ``shared/specs/paper_A_B.md`` §2.7) be fed to the functions above.
+    Lets published (or reconstructed) confusion matrices be fed to the functions above.
     """
     counts = dict(tp=tp, fn=fn, tn=tn, fp=fp)
     bad = {k: v for k, v in counts.items() if int(v) != v or v < 0}
@@ -170,3 +170,26 @@ def labels_from_counts(tp: int, fn: int, tn: int, fp: int):
     y_true = np.repeat([1, 1, 0, 0], [tp, fn, tn, fp])
     y_pred = np.repeat([1, 0, 0, 1], [tp, fn, tn, fp])
     return y_true, y_pred
+
+
+def counts_consistent_with(n_positive: int, n_negative: int, printed: dict[str, tuple[float, float]]) -> pd.DataFrame:
+    """Every binary confusion matrix of a test set with ``n_positive`` + ``n_negative`` samples whose
+    rates match printed percentages.
+
+    ``printed`` maps ``accuracy`` / ``sensitivity`` / ``specificity`` to ``(value in %, tolerance)``;
+    the tolerance states how the value was rounded (0.005 for two printed decimals, 0.5 for a value
+    rounded to a whole percent). Rates are computed by :func:`binary_report` on the labels each
+    candidate (TP, TN) realises. Used to recover the confusion matrices behind Paper B's tables.
+    """
+    unknown = set(printed) - {"accuracy", "sensitivity", "specificity"}
+    if unknown:
+        raise ValueError(f"unknown rates {sorted(unknown)}; use accuracy, sensitivity, specificity")
+    rows = []
+    for tp in range(n_positive + 1):
+        for tn in range(n_negative + 1):
+            y_true, y_pred = labels_from_counts(tp, n_positive - tp, tn, n_negative - tn)
+            report = binary_report(y_true, y_pred, percent=True)
+            if all(abs(report[name] - value) <= tolerance + 1e-9 for name, (value, tolerance) in printed.items()):
+                rows.append(report)
+    columns = ["TP", "FN", "TN", "FP", "accuracy", "sensitivity", "specificity", "precision", "f1"]
+    return pd.DataFrame(rows, columns=columns).reset_index(drop=True)
