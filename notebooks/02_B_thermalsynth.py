@@ -51,7 +51,7 @@ display(nb.table("3.1"))
 # %% [markdown]
 # ## Table B.2 — fall classification on the Intentional Fall set
 #
-# Shown as printed in the thesis; reproduced columns will appear beside these numbers when the ThermalSynth pipeline and classifiers is added to vadlib.
+# Shown as printed in the thesis; reproduced columns will appear beside these numbers when the ThermalSynth pipeline and classifiers are added to vadlib.
 
 # %%
 display(nb.table("B.2"))
@@ -59,7 +59,7 @@ display(nb.table("B.2"))
 # %% [markdown]
 # ## Table B.3 — fall classification on the Dummy set
 #
-# Shown as printed in the thesis; reproduced columns will appear beside these numbers when the ThermalSynth pipeline and classifiers is added to vadlib. The sensitivities printed here disagree with the counts quoted in the text (17 and 23 of 41 falls); see the table notes.
+# Shown as printed in the thesis; reproduced columns will appear beside these numbers when the ThermalSynth pipeline and classifiers are added to vadlib. The sensitivities printed here disagree with the counts quoted in the text (17 and 23 of 41 falls); see the table notes.
 
 # %%
 display(nb.table("B.3"))

@@ -51,7 +51,7 @@ display(nb.table("C.1"))
 # %% [markdown]
 # ## Table C.2 — MVTec AD
 #
-# The Overall row is the mean of the 15 classes. Its DRAEM + SSPCAB localization AP is printed 69.9, but the per-class values average to 70.34 (Paper D prints 70.3 for the same values): see the audit in notebook 00. Shown as printed in the thesis; reproduced columns will appear beside these numbers when the DRAEM and CutPaste hosts is added to vadlib.
+# The Overall row is the mean of the 15 classes. Its DRAEM + SSPCAB localization AP is printed 69.9, but the per-class values average to 70.34 (Paper D prints 70.3 for the same values): see the audit in notebook 00. Shown as printed in the thesis; reproduced columns will appear beside these numbers when the DRAEM and CutPaste hosts are added to vadlib.
 
 # %%
 display(nb.table("C.2"))
@@ -59,7 +59,7 @@ display(nb.table("C.2"))
 # %% [markdown]
 # ## Table C.3 — Avenue and ShanghaiTech
 #
-# Where the thesis prints one AUC across the micro and macro columns, it is transcribed under micro with macro left empty. Shown as printed in the thesis; reproduced columns will appear beside these numbers when the video hosts is added to vadlib.
+# Where the thesis prints one AUC across the micro and macro columns, it is transcribed under micro with macro left empty. Shown as printed in the thesis; reproduced columns will appear beside these numbers when the video hosts are added to vadlib.
 
 # %%
 display(nb.table("C.3"))

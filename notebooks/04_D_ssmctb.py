@@ -55,7 +55,7 @@ display(nb.table("D.2"))
 # %% [markdown]
 # ## Table D.3 — MVTec AD (and Table 5.3)
 #
-# Table 5.3 of the overview chapter is the same table printed rotated; its OCR reverses digits (and swaps 6 and 9), so it is loaded from D.3 after checking every decoded cell. The DRAEM baseline and + SSPCAB columns repeat Paper C's Table C.2, except the AP Overall of + SSPCAB (70.3 here, 69.9 there). Shown as printed in the thesis; reproduced columns will appear beside these numbers when the image hosts is added to vadlib.
+# Table 5.3 of the overview chapter is the same table printed rotated; its OCR reverses digits (and swaps 6 and 9), so it is loaded from D.3 after checking every decoded cell. The DRAEM baseline and + SSPCAB columns repeat Paper C's Table C.2, except the AP Overall of + SSPCAB (70.3 here, 69.9 there). Shown as printed in the thesis; reproduced columns will appear beside these numbers when the image hosts are added to vadlib.
 
 # %%
 display(nb.table("D.3"))
@@ -66,7 +66,7 @@ display(nb.table("5.3"))
 # %% [markdown]
 # ## Table D.4 — BRATS (and Table 5.1)
 #
-# Shown as printed in the thesis; reproduced columns will appear beside these numbers when DRAEM, 3D DRAEM and NSA on BraTS slices is added to vadlib.
+# Shown as printed in the thesis; reproduced columns will appear beside these numbers when DRAEM, 3D DRAEM and NSA on BraTS slices are added to vadlib.
 
 # %%
 display(nb.table("D.4"))
@@ -77,7 +77,7 @@ display(nb.table("5.1"))
 # %% [markdown]
 # ## Table D.5 — Avenue and ShanghaiTech (and Table 5.4)
 #
-# Shown as printed in the thesis; reproduced columns will appear beside these numbers when the video hosts is added to vadlib.
+# Shown as printed in the thesis; reproduced columns will appear beside these numbers when the video hosts are added to vadlib.
 
 # %%
 display(nb.table("D.5"))

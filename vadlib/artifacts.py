@@ -34,7 +34,7 @@ from vadlib import paths, reported
 
 FIGURE_DPI = 150
 STATUS_COLUMN = "status"
-REPRODUCED, NOT_RUN, EXTRA = "reproduced", "not run", "reproduced only"
+REPRODUCED, PARTIAL, NOT_RUN, EXTRA = "reproduced", "partly reproduced", "not run", "reproduced only"
 TRACKED_PACKAGES = ("vadlib", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "torch", "torchvision",
                     "timm", "trackeval", "papermill")
 
@@ -48,15 +48,17 @@ class Provenance:
     notebook: str | None = None
     profile: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
+    settings: dict[str, Any] = field(default_factory=dict)  # every resolved knob and the device used
     last_save: float = field(default_factory=time.perf_counter)
 
 
 _current = Provenance()
 
 
-def set_provenance(notebook: str | None, profile: str | None, parameters: dict[str, Any]) -> Provenance:
+def set_provenance(notebook: str | None, profile: str | None, parameters: dict[str, Any],
+                   settings: dict[str, Any] | None = None) -> Provenance:
     global _current
-    _current = Provenance(notebook, profile, dict(parameters))
+    _current = Provenance(notebook, profile, dict(parameters), dict(settings or {}))
     return _current
 
 
@@ -74,9 +76,13 @@ def git_state(root: Path = paths.REPO_ROOT) -> dict[str, Any]:
     def git(*args: str) -> str:
         return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=True).stdout.strip()
     try:
-        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain", "--untracked-files=no"))}
+        return {"commit": git("rev-parse", "HEAD"), "dirty": bool(git("status", "--porcelain"))}
     except (OSError, subprocess.CalledProcessError):
         return {"commit": None, "dirty": None}
+
+
+def file_checksum(path: Path) -> str:
+    return "sha256:" + hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def fingerprint(items: Iterable[Path | str]) -> str:
@@ -107,6 +113,11 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+            stream.flush()
+            os.fsync(stream.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)  # mkstemp creates 0600; artifacts are shared files
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -146,11 +157,12 @@ def _record(artifact_id: str, kind: str, paper: str | None, files: list[Path], d
     root = paths.figures_dir()
     record = {
         "id": artifact_id, "kind": kind, "paper": paper, "notebook": _current.notebook,
-        "profile": _current.profile, "parameters": _current.parameters, **git_state(),
+        "profile": _current.profile, "parameters": _current.parameters, "settings": _current.settings,
+        **git_state(),
         "packages": package_versions(), "data_fingerprint": data_fingerprint,
         "wall_time_s": round(float(wall), 3),
         "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "files": {str(p.relative_to(root)): "sha256:" + hashlib.sha256(p.read_bytes()).hexdigest() for p in files},
+        "files": {str(p.relative_to(root)): file_checksum(p) for p in files},
         **extra,
     }
     record["git_commit"], record["git_dirty"] = record.pop("commit"), record.pop("dirty")
@@ -168,8 +180,9 @@ def compare(reported_table: pd.DataFrame, reproduced: pd.DataFrame, key_columns:
     """Reported, reproduced and delta (reproduced − reported) side by side, one row per table row.
 
     Rows are matched on the label columns. Every reported row stays, in printed order: a row the
-    reproduction did not produce is marked ``not run`` with empty reproduced cells (never filled,
-    never dropped). Reproduced rows absent from the thesis are appended as ``reproduced only``.
+    reproduction did not produce (or produced without numbers) is marked ``not run`` with empty
+    reproduced cells (never filled, never dropped); one with only some columns is ``partly
+    reproduced``. Reproduced rows absent from the thesis are appended as ``reproduced only``.
     Columns are ``<column> | reported``, ``<column> | reproduced``, ``<column> | Δ``.
     """
     keys = list(key_columns or reported_table.attrs.get("key_columns") or [])
@@ -196,13 +209,19 @@ def compare(reported_table: pd.DataFrame, reproduced: pd.DataFrame, key_columns:
         out[f"{column} | reported"] = merged[column]
         out[f"{column} | reproduced"] = produced.astype(float).round(4)
         out[f"{column} | Δ"] = (produced.astype(float) - merged[column]).round(4)
-    out[STATUS_COLUMN] = merged["_merge"].map({"both": REPRODUCED, "left_only": NOT_RUN, "right_only": EXTRA}).astype(str)
+    status = merged["_merge"].map({"both": REPRODUCED, "left_only": NOT_RUN, "right_only": EXTRA}).astype(str)
+    produced = out[[f"{c} | reproduced" for c in numeric]].notna()
+    status[(status == REPRODUCED) & ~produced.any(axis=1)] = NOT_RUN
+    status[(status == REPRODUCED) & ~produced.all(axis=1)] = PARTIAL
+    out[STATUS_COLUMN] = status
     return out
 
 
 def _cell_text(value: Any) -> str:
+    if value is None or value is pd.NA or (isinstance(value, (float, np.floating)) and np.isnan(value)):
+        return ""
     if isinstance(value, (float, np.floating)):
-        return "" if np.isnan(value) else f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
     return str(value)
 
 
@@ -247,8 +266,7 @@ def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reporte
     if reported_id and reproduced is None:
         frame, layout = reported.load_printed(reported_id), "reported"
         if data_fingerprint is None:
-            source = reported.TABLES_DIR / f"{reported._source_id(reported_id)}.csv"
-            data_fingerprint = fingerprint([source])
+            data_fingerprint = fingerprint([reported.source_path(reported_id)])
     elif reported_id:
         frame, layout = compare(reported.load_table(reported_id), reproduced), "reported-vs-reproduced"
     else:
@@ -257,7 +275,8 @@ def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reporte
     frame.attrs = {}
     directory = paths.tables_dir()
     source = f"Reported: {meta['seed']} lines {meta['lines']}." if meta else ""
-    profile = f"Reproduced with the `{_current.profile}` profile." if layout != "reported" and _current.profile else ""
+    profile = (f"Reproduced with the `{_current.profile}` profile." if layout == "reported-vs-reproduced"
+               and _current.profile else "")
     footer = " ".join(s for s in (source, profile) if s)
     title = f"Table {table_id}. {caption}".strip()
     texts = {"csv": frame.to_csv(index=False, lineterminator="\n"), "md": _markdown(frame, title, footer),

@@ -45,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--dry-run", action="store_true",
                      help="build every planned run and take one training and one evaluation step; print the plan")
     tables = commands.add_parser("tables", help="list the thesis's reported tables")
-    tables.add_argument("--paper", choices=list("ABCDEF"))
+    tables.add_argument("--paper", choices=list("ABCDEF"), type=str.upper)
     return parser
 
 
@@ -71,6 +71,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     outcomes = reproduce.reproduce(entries, settings, jobs=args.jobs, force=args.force)
     print(reproduce.summary(outcomes))
+    if any(o.error == "interrupted" for o in outcomes):
+        return 130
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

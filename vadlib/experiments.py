@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import fcntl
 import hashlib
 import json
 import logging
@@ -124,6 +125,17 @@ def execute(config: Experiment, root: Path | None = None) -> dict[str, Any]:
     if results is not None:
         return results
     directory = run_dir(config, root)
+    directory.mkdir(parents=True, exist_ok=True)
+    with open(directory / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be running this very config
+        try:
+            results = cached_results(config, root)
+            return results if results is not None else _run(config, directory)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _run(config: Experiment, directory: Path) -> dict[str, Any]:
     ctx = RunContext(directory, config)
     atomic_write_text(directory / "config.json", json.dumps(config.config_dict(), indent=1, default=str) + "\n")
     started = time.perf_counter()

@@ -84,12 +84,14 @@ class Session:
 def setup(notebook: str, *, profile: str = profiles.DEFAULT_PROFILE, data_root: str | None = None,
           device: str = "auto", seed: int = 0, overrides: dict[str, Any] | None = None) -> Session:
     entry = notebook_by_id(notebook)
-    knobs = dict(overrides or {})
-    knobs.update(data_root=data_root, device=device, seed=seed)
-    settings = profiles.resolve(profile, **knobs)
+    overrides = dict(overrides or {})
+    clash = sorted(set(overrides) & {"data_root", "device", "seed"})
+    if clash:
+        raise ValueError(f"set {', '.join(clash)} as notebook parameters, not in overrides")
+    settings = profiles.resolve(profile, data_root=data_root, device=device, seed=seed, **overrides)
     seed_everything(settings.seed)
     use_style()
-    parameters = {"profile": profile, "data_root": data_root, "device": device, "seed": seed,
-                  "overrides": dict(overrides or {})}
-    artifacts.set_provenance(entry.stem, profile, parameters)
-    return Session(entry.stem, entry.paper, settings, resolve_device(settings.device))
+    parameters = {"profile": profile, "data_root": data_root, "device": device, "seed": seed, "overrides": overrides}
+    resolved_device = resolve_device(settings.device)
+    artifacts.set_provenance(entry.stem, profile, parameters, {**settings.as_dict(), "device_used": resolved_device})
+    return Session(entry.stem, entry.paper, settings, resolved_device)

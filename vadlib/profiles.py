@@ -14,6 +14,7 @@ its value per profile, and every knob can be overridden, e.g. by a papermill par
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -29,6 +30,8 @@ class Knob:
     quick: Any
     full: Any
     choices: tuple = ()
+    kind: type = str  # the type of a value; None is allowed where a profile uses None
+    minimum: float | None = None
 
 
 KNOBS: Mapping[str, Knob] = MappingProxyType({
@@ -43,17 +46,17 @@ KNOBS: Mapping[str, Knob] = MappingProxyType({
         "tiny", "paper", "paper", choices=("tiny", "paper")),
     "epoch_fraction": Knob(
         "fraction of each paper's training schedule (epochs or iterations) that is run",
-        0.01, 0.1, 1.0),
+        0.01, 0.1, 1.0, kind=float, minimum=0.0),
     "max_steps": Knob(
         "hard cap on optimisation steps per run; None means no cap",
-        20, None, None),
+        20, None, None, kind=int, minimum=1),
     "eval_limit": Knob(
         "largest number of test items (frames, images, sequences) evaluated per run; None = all",
-        64, None, None),
-    "num_workers": Knob("data-loader worker processes", 0, 8, 8),
+        64, None, None, kind=int, minimum=1),
+    "num_workers": Knob("data-loader worker processes", 0, 8, 8, kind=int, minimum=0),
     "device": Knob(
         "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'", "auto", "auto", "auto"),
-    "seed": Knob("seed for every random number generator of a run", 0, 0, 0),
+    "seed": Knob("seed for every random number generator of a run", 0, 0, 0, kind=int, minimum=0),
 })
 
 
@@ -81,17 +84,22 @@ def check_profile(name: str) -> str:
     return name
 
 
-def _check_value(name: str, knob: Knob, value: Any, default: Any) -> Any:
+def _check_value(name: str, knob: Knob, value: Any) -> Any:
     if knob.choices and value not in knob.choices:
         raise ValueError(f"knob {name!r} must be one of {', '.join(map(str, knob.choices))}; got {value!r}")
-    if value is None or default is None:
-        return value
-    if isinstance(default, bool) != isinstance(value, bool):
-        raise ValueError(f"knob {name!r} expects {type(default).__name__}; got {value!r}")
-    if isinstance(default, float) and isinstance(value, int):
-        return float(value)
-    if not isinstance(value, type(default)):
-        raise ValueError(f"knob {name!r} expects {type(default).__name__}; got {value!r}")
+    nullable = None in (knob.smoke, knob.quick, knob.full)
+    if value is None:
+        if not nullable:
+            raise ValueError(f"knob {name!r} cannot be None")
+        return None
+    if knob.kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if isinstance(value, bool) or not isinstance(value, knob.kind):
+        raise ValueError(f"knob {name!r} expects {knob.kind.__name__}{' or None' if nullable else ''}; got {value!r}")
+    if knob.minimum is not None and value < knob.minimum:
+        raise ValueError(f"knob {name!r} must be at least {knob.minimum}; got {value!r}")
+    if name == "device" and not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
+        raise ValueError(f"knob 'device' must be auto, cpu, cuda, cuda:N or mps; got {value!r}")
     return value
 
 
@@ -108,7 +116,7 @@ def resolve(profile: str = DEFAULT_PROFILE, **overrides: Any) -> Settings:
     values = {}
     for name, knob in KNOBS.items():
         default = getattr(knob, profile)
-        values[name] = _check_value(name, knob, overrides[name], default) if name in overrides else default
+        values[name] = _check_value(name, knob, overrides[name]) if name in overrides else default
     return Settings(profile, MappingProxyType(values), tuple(sorted(overrides)))
 
 

@@ -11,6 +11,7 @@ import concurrent.futures
 import datetime as _dt
 import hashlib
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,9 +45,11 @@ class PlanRow:
 
 
 def select(only: str | None) -> list[NotebookEntry]:
-    if not only:
+    if only is None:
         return list(NOTEBOOKS)
     chosen = [notebook_by_id(token.strip()) for token in only.split(",") if token.strip()]
+    if not chosen:
+        raise ValueError(f"--only names no notebook; valid: {', '.join(e.number for e in NOTEBOOKS)}")
     return [e for e in NOTEBOOKS if e in chosen]
 
 
@@ -89,22 +92,38 @@ def _up_to_date(entry: NotebookEntry, stamp: str) -> bool:
     if saved.get("stamp") != stamp:
         return False
     index, root = artifacts.read_index(), paths.figures_dir()
-    for artifact_id in saved.get("artifacts", []):
+    for artifact_id, files in saved.get("artifacts", {}).items():
         record = index.get(artifact_id)
-        if record is None or not all((root / f).exists() for f in record["files"]):
+        if record is None or record.get("notebook") != entry.stem or record.get("files") != files:
+            return False  # rewritten since, by someone else or with other parameters
+        if any(not (root / f).exists() or artifacts.file_checksum(root / f) != digest for f, digest in files.items()):
             return False
     return True
 
 
-def _artifacts_since(entry: NotebookEntry, started_iso: str) -> list[str]:
-    return sorted(a for a, r in artifacts.read_index().items()
-                  if r.get("notebook") == entry.stem and r.get("created_at", "") >= started_iso)
+def out_of_sync(entry: NotebookEntry) -> bool:
+    """Whether the paired ``.py`` and ``.ipynb`` differ in any cell (source, type or tags)."""
+    import jupytext
+
+    if not entry.script.exists():
+        return False
+    def cells(notebook):
+        return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in notebook.cells]
+    return cells(jupytext.read(entry.script)) != cells(jupytext.read(entry.ipynb))
+
+
+def _artifacts_since(entry: NotebookEntry, started_iso: str) -> dict[str, dict[str, str]]:
+    return {a: r["files"] for a, r in sorted(artifacts.read_index().items())
+            if r.get("notebook") == entry.stem and r.get("created_at", "") >= started_iso}
 
 
 def run_notebook(entry: NotebookEntry, parameters: dict[str, Any], force: bool = False,
                  progress: bool = True) -> Outcome:
     import papermill
 
+    if out_of_sync(entry):
+        return Outcome(entry.stem, "failed", error=f"{entry.script.name} and {entry.ipynb.name} differ: "
+                       f"run `jupytext --sync notebooks/{entry.script.name}`")
     stamp = _stamp(entry, parameters)
     if not force and _up_to_date(entry, stamp):
         return Outcome(entry.stem, "skipped")
@@ -129,17 +148,29 @@ def run_notebook(entry: NotebookEntry, parameters: dict[str, Any], force: bool =
 
 def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, jobs: int = 1,
               force: bool = False) -> list[Outcome]:
+    """Execute ``entries``; on Ctrl-C, stop starting notebooks and return what finished."""
     parameters = notebook_parameters(settings)
-    if jobs <= 1:
-        outcomes = []
-        for entry in tqdm(entries, desc="notebooks", unit="nb"):
-            outcomes.append(run_notebook(entry, parameters, force, progress=True))
-        return outcomes
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(run_notebook, e, parameters, force, False): e for e in entries}
-        for _ in tqdm(concurrent.futures.as_completed(futures), total=len(futures), desc="notebooks", unit="nb"):
-            pass
-        return [future.result() for future in futures]
+    # kernels run in notebooks/: give them absolute output locations
+    os.environ["VADLIB_FIGURES"], os.environ["VADLIB_RUNS"] = str(paths.figures_dir()), str(paths.runs_dir())
+    outcomes: dict[str, Outcome] = {}
+    try:
+        if jobs <= 1:
+            for entry in tqdm(entries, desc="notebooks", unit="nb"):
+                outcomes[entry.stem] = run_notebook(entry, parameters, force, progress=True)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+                futures = {pool.submit(run_notebook, e, parameters, force, False): e for e in entries}
+                try:
+                    for future in tqdm(concurrent.futures.as_completed(futures), total=len(futures),
+                                       desc="notebooks", unit="nb"):
+                        outcomes[futures[future].stem] = future.result()
+                except KeyboardInterrupt:
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+    except KeyboardInterrupt:
+        for entry in entries:
+            outcomes.setdefault(entry.stem, Outcome(entry.stem, "failed", error="interrupted"))
+    return [outcomes[e.stem] for e in entries if e.stem in outcomes]
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:

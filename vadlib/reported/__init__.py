@@ -70,10 +70,14 @@ def _source_id(table_id: str) -> str:
     return seen[-1]
 
 
+def source_path(table_id: str) -> Path:
+    """The CSV holding ``table_id`` (its source table's CSV for a verbatim copy)."""
+    return TABLES_DIR / f"{_source_id(table_id)}.csv"
+
+
 @functools.cache
 def _printed(table_id: str) -> pd.DataFrame:
-    path = TABLES_DIR / f"{_source_id(table_id)}.csv"
-    return pd.read_csv(path, dtype=str, keep_default_na=False)
+    return pd.read_csv(source_path(table_id), dtype=str, keep_default_na=False)
 
 
 def load_printed(table_id: str) -> pd.DataFrame:
@@ -165,7 +169,7 @@ def _verdict(printed: float, recomputed: float, printed_decimals: int, input_err
 def _result(check: dict, where: str, printed: float, recomputed: float, decimals: int, input_error: float) -> dict:
     return {
         "id": check["id"], "paper": Path(check["file"]).stem, "table": check.get("table", ""), "kind": check["kind"], "where": where,
-        "printed": printed, "recomputed": recomputed, "difference": printed - recomputed,
+        "printed": printed, "recomputed": round(recomputed, 6), "difference": round(printed - recomputed, 6),
         "verdict": _verdict(printed, recomputed, decimals, input_error),
         "seed": check.get("seed", THESIS_SEED), "lines": str(check.get("lines", "")),
         "quote": check.get("quote", ""), "note": check.get("note", ""),
