@@ -23,6 +23,8 @@ def vadlib_cli(*args, env=None):
     (["reproduce", "--set", "epochs=3"], "valid knobs: data_source"),
     (["reproduce", "--set", "max_steps"], "KNOB=VALUE"),
     (["reproduce", "--jobs", "0"], "at least 1"),
+    (["reproduce", "--only", ","], "names no notebook"),
+    (["reproduce", "--set", "device=gpu"], "auto, cpu, cuda"),
     (["frobnicate"], "reproduce"),
 ])
 def test_bad_input_is_one_line_naming_valid_choices_exit_2(args, valid):
@@ -40,7 +42,10 @@ def test_full_profile_dry_run_prints_the_plan():
 
 def _toy_notebook(directory, stem, failing):
     cells = [nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
-             nbformat.v4.new_code_cell("raise ValueError('boom')" if failing else "print('fine')")]
+             nbformat.v4.new_code_cell("raise ValueError('boom')" if failing else
+                                       "import pandas\nfrom vadlib import artifacts\n"
+                                       f"artifacts.set_provenance('{stem}', profile, {{}})\n"
+                                       f"artifacts.save_table('{stem}_table', pandas.DataFrame({{'x': [1]}}))")]
     notebook = nbformat.v4.new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(notebook, directory / f"{stem}.ipynb")
@@ -105,3 +110,25 @@ def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monke
     assert first_csvs == sorted(p.name for p in (second / "tables").glob("*.csv"))
     for name in first_csvs:
         assert (tables / name).read_bytes() == (second / "tables" / name).read_bytes(), name
+
+
+def test_an_artifact_changed_since_the_last_run_is_regenerated(toy_catalog):
+    _, (_, good) = toy_catalog
+    settings = profiles.resolve()
+    assert reproduce.reproduce([good], settings)[0].status == "ok"
+    assert reproduce.reproduce([good], settings)[0].status == "skipped"
+    table = paths.tables_dir() / "92_good_table.csv"
+    table.write_text("garbage\n")
+    again = reproduce.reproduce([good], settings)[0]
+    assert again.status == "ok" and again.artifacts == 1
+    assert table.read_text() == "x\n1\n"
+    umask = os.umask(0)
+    os.umask(umask)
+    assert table.stat().st_mode & 0o777 == 0o666 & ~umask, "artifacts follow the umask, not mkstemp's 0600"
+
+
+def test_a_notebook_whose_paired_script_differs_is_not_run(toy_catalog):
+    directory, (_, good) = toy_catalog
+    (directory / "92_good.py").write_text("# %%\nprint('edited only here')\n")
+    outcome = reproduce.reproduce([good], profiles.resolve())[0]
+    assert outcome.status == "failed" and "jupytext --sync" in outcome.error
