@@ -599,7 +599,7 @@ def rbdc_tbdc(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1, beta=
     Source: B. Ramachandra and M. Jones, "Street Scene: A new dataset and evaluation protocol for
     video anomaly detection", WACV 2020; defaults ``alpha = beta = 0.1`` and the conventions (+1
     pixel IoU, FPR per frame, truncation at FPR 1) of the evaluation script in lilygeorgescu/AED
-    (``evaluation/compute_tbdc_rbdc.py``, CC BY-NC-ND 4.0, used by thesis Papers C/D, T L2078,
+    (``evaluation/compute_tbdc_rbdc.py``, a no-derivatives licence, used by thesis Papers C/D, T L2078,
     L2186). Reimplemented from the algorithm description; no code was copied.
 
     Args:
