@@ -3,11 +3,11 @@
 import subprocess
 import sys
 
-import jupytext
 import nbformat
 import pytest
 
 from notebook_tools import check_cells, expected_output, with_expected_outputs
+from vadlib import reproduce
 from vadlib.catalog import NOTEBOOKS
 
 IDS = [e.stem for e in NOTEBOOKS]
@@ -20,15 +20,10 @@ def run_nbval(notebook_path):
          str(notebook_path)], capture_output=True, text=True, cwd=notebook_path.parent, timeout=900)
 
 
-def _cells(notebook):
-    return [(c.cell_type, c.source.strip(), sorted(c.metadata.get("tags", []))) for c in notebook.cells]
-
-
 @pytest.mark.parametrize("entry", NOTEBOOKS, ids=IDS)
 def test_paired_script_and_notebook_are_in_sync(entry):
     assert entry.ipynb.exists() and entry.script.exists()
-    assert _cells(jupytext.read(entry.script)) == _cells(jupytext.read(entry.ipynb)), (
-        f"{entry.stem}: run `jupytext --sync notebooks/{entry.stem}.py`")
+    assert not reproduce.out_of_sync(entry), f"{entry.stem}: run `jupytext --sync notebooks/{entry.stem}.py`"
 
 
 @pytest.mark.parametrize("entry", NOTEBOOKS, ids=IDS)
