@@ -1,4 +1,4 @@
-"""The ``vadlib`` command: ``vadlib reproduce``, ``vadlib tables``."""
+"""The ``vadlib`` command: ``vadlib reproduce``, ``vadlib tables``, ``vadlib data``."""
 
 from __future__ import annotations
 
@@ -46,7 +46,55 @@ def build_parser() -> argparse.ArgumentParser:
                      help="build every planned run and take one training and one evaluation step; print the plan")
     tables = commands.add_parser("tables", help="list the thesis's reported tables")
     tables.add_argument("--paper", choices=list("ABCDEF"), type=str.upper)
+    _add_data_commands(commands)
     return parser
+
+
+def _add_data_commands(commands) -> None:
+    data = commands.add_parser("data", help="list, check, download or synthesise datasets")
+    actions = data.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    actions.add_parser("list", help="every dataset with its access type and the papers using it")
+    for action, text in (("status", "present / incomplete / missing / corrupt, per dataset"),
+                         ("verify", "check the layout and every recorded sha256 of one dataset"),
+                         ("fetch", "download a direct-access dataset, or print how to obtain it"),
+                         ("synth", "write a synthetic twin in the official layout")):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("name", nargs="?" if action == "status" else None,
+                         help="dataset name ('all' for synth)" if action == "synth" else "dataset name")
+        sub.add_argument("--root", help="data root (default: $VADLIB_DATA or ~/.cache/vadlib/data)")
+        if action == "fetch":
+            sub.add_argument("--keep-archives", action="store_true",
+                             help="keep the downloaded archives under <root>/downloads/")
+        if action == "synth":
+            from vadlib.data.synthetic import SIZES
+            sub.add_argument("--size", default="smoke", choices=SIZES)
+            sub.add_argument("--seed", type=int, default=0)
+            sub.add_argument("--force", action="store_true", help="regenerate even if present")
+
+
+def _data_command(args) -> int:
+    from pathlib import Path
+
+    from vadlib.data import data_commands
+    root = Path(args.root).expanduser() if getattr(args, "root", None) else None
+    if args.action == "list":
+        print(data_commands.list_datasets())
+        return 0
+    if args.action == "status":
+        text, ok = data_commands.status_report(args.name, root)
+        print(text)
+        return 0 if ok else 1
+    if args.action == "verify":
+        text, ok = data_commands.verify(args.name, root)
+        print(text)
+        return 0 if ok else 1
+    if args.action == "fetch":
+        text, ok = data_commands.fetch(args.name, root, keep_archives=args.keep_archives)
+        print(text)
+        return 0 if ok else 1
+    for path in data_commands.synth(args.name, root, size=args.size, seed=args.seed, force=args.force):
+        print(path)
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -58,6 +106,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             meta = reported.info(table_id)
             print(f"{table_id:<6} {meta['paper']}  {meta['caption'][:100]}")
         return 0
+    if args.command == "data":
+        try:
+            return _data_command(args)
+        except (KeyError, ValueError) as error:
+            message = error.args[0] if isinstance(error, KeyError) and error.args else error
+            parser.exit(2, f"vadlib: error: {message}\n")
     from vadlib import reproduce
     try:
         if args.jobs < 1:
