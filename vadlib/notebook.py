@@ -8,9 +8,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -57,10 +59,24 @@ class Session:
     #: fingerprint of the data this notebook's artifacts derive from: the transcribed thesis tables
     #: until the notebook loads a dataset, which then sets it (``artifacts.fingerprint([root])``).
     data_fingerprint: str = ""
+    datasets: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
         if not self.data_fingerprint:
             self.data_fingerprint = artifacts.fingerprint([reported.TABLES_DIR, reported.AUDIT_DIR])
+
+    def dataset(self, name: str, size: str = "smoke") -> Path:
+        """The directory of dataset ``name`` for this profile (a synthetic twin under ``smoke``).
+
+        Its fingerprint joins the data fingerprint recorded with every artifact saved afterwards.
+        """
+        from vadlib.data import dataset_root
+        from vadlib.data.integrity import fingerprint
+        root = dataset_root(name, self.settings, size=size)
+        self.datasets[name] = fingerprint(root)
+        combined = "\n".join([self.data_fingerprint] + [f"{k}={v}" for k, v in sorted(self.datasets.items())])
+        self.data_fingerprint = "sha256:" + hashlib.sha256(combined.encode()).hexdigest()
+        return root
 
     def table(self, table_id: str, reproduced: pd.DataFrame | None = None, **kwargs: Any) -> pd.DataFrame:
         """Save a table (see :func:`vadlib.artifacts.save_table`) and return what was written."""
