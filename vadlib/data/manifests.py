@@ -7,7 +7,11 @@ Schema (keys in this order; ``null`` where a value is not public or not known)::
     papers: [C, D, E]                 # thesis papers that use it
     homepage: http://...
     licence: "..."                    # as stated by the provider; 'not stated' when it is not
-    access: direct                    # direct | registration | request
+    access: direct                    # direct | manual | registration | request
+                                      #   direct: a plain URL serves the archive (`vadlib data fetch`)
+                                      #   manual: only a cloud-drive link a browser must follow
+                                      #   registration: a form, account or licence agreement first
+                                      #   request: only by asking the authors
     directory: avenue                 # folder under the data root
     files:                            # what `vadlib data fetch` downloads (direct access only)
       - name: Avenue_Dataset.zip
@@ -51,7 +55,7 @@ import yaml
 from vadlib import paths
 
 MANIFEST_DIR = paths.REPO_ROOT / "data_manifests"
-ACCESS_KINDS = ("direct", "registration", "request")
+ACCESS_KINDS = ("direct", "manual", "registration", "request")
 REQUIRED_KEYS = ("name", "title", "papers", "homepage", "licence", "access", "directory", "files",
                  "layouts", "layout_tree", "splits", "citation")
 
