@@ -43,6 +43,11 @@ def test_readme_documents_every_knob_with_its_current_values():
     assert profiles.describe() in (ROOT / "README.md").read_text()
 
 
+def test_readme_lists_every_dataset_as_the_manifests_say():
+    from vadlib.data.data_commands import markdown_table
+    assert markdown_table() in (ROOT / "README.md").read_text()
+
+
 def test_generated_folders_are_ignored_but_figures_readme_is_kept():
     ignored = (ROOT / ".gitignore").read_text().split()
     assert "/runs/" in ignored and "/figures/*" in ignored and "!/figures/README.md" in ignored

@@ -18,6 +18,14 @@ def list_datasets() -> str:
     return tabulate(rows, headers=("dataset", "access", "papers", "title", "twin"))
 
 
+def markdown_table() -> str:
+    """Every dataset as a Markdown table (used in the README)."""
+    lines = ["| dataset | access | papers | what |", "|---|---|---|---|"]
+    for m in all_manifests():
+        lines.append(f"| `{m.name}` | {m.access} | {', '.join(m.papers) or '—'} | {m.title} |")
+    return "\n".join(lines)
+
+
 def status_report(name: str | None, data_root: Path | None) -> tuple[str, bool]:
     names = [name] if name else manifest_names()
     found = [status_module.status(n, data_root) for n in names]
