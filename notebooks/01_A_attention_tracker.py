@@ -41,6 +41,24 @@ nb = notebook.setup("01_A_attention_tracker", profile=profile, data_root=data_ro
 print(nb.banner())
 
 # %% [markdown]
+# ## The data
+#
+# This paper uses MOT17 (the synthetic twin under smoke: rendered pedestrians with identities, occlusions and the three detector copies of every sequence). Under the smoke profile every dataset is a synthetic twin written in the
+# official on-disk layout (`vadlib data synth`) and read by the same loader as the real set; under
+# quick and full it is the real dataset under the data root (`vadlib data status` says what is
+# there, `vadlib data fetch NAME` how to get it).
+
+# %%
+import matplotlib.pyplot as plt
+
+from vadlib.data import preview
+
+for name in ['mot17']:
+    root = nb.dataset(name)
+    preview.gallery(name, root, title=f"{name} ({nb.settings.data_source})")
+    plt.show()
+
+# %% [markdown]
 # ## Table A.1 — one-stage trackers on MOT15 train
 #
 # Shown as printed in the thesis; reproduced columns will appear beside these numbers when the tracker is added to vadlib.

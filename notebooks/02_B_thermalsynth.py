@@ -38,6 +38,24 @@ nb = notebook.setup("02_B_thermalsynth", profile=profile, data_root=data_root, d
 print(nb.banner())
 
 # %% [markdown]
+# ## The data
+#
+# This paper uses the Seasons-in-Drift thermal harbour footage from which ThermalSynth takes its backgrounds. Under the smoke profile every dataset is a synthetic twin written in the
+# official on-disk layout (`vadlib data synth`) and read by the same loader as the real set; under
+# quick and full it is the real dataset under the data root (`vadlib data status` says what is
+# there, `vadlib data fetch NAME` how to get it).
+
+# %%
+import matplotlib.pyplot as plt
+
+from vadlib.data import preview
+
+for name in ['seasons_in_drift']:
+    root = nb.dataset(name)
+    preview.gallery(name, root, title=f"{name} ({nb.settings.data_source})")
+    plt.show()
+
+# %% [markdown]
 # ## Table B.1 — camera and emissivities (and its copy, Table 3.1)
 #
 # The emissivities feed the thermal shader (`vadlib.thermal`). Table 3.1 of the overview chapter repeats the emissivity half; the audit checks the copy.

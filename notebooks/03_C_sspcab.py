@@ -41,6 +41,24 @@ nb = notebook.setup("03_C_sspcab", profile=profile, data_root=data_root, device=
 print(nb.banner())
 
 # %% [markdown]
+# ## The data
+#
+# This paper uses MVTec AD for the image hosts, Avenue and ShanghaiTech for the video hosts. Under the smoke profile every dataset is a synthetic twin written in the
+# official on-disk layout (`vadlib data synth`) and read by the same loader as the real set; under
+# quick and full it is the real dataset under the data root (`vadlib data status` says what is
+# there, `vadlib data fetch NAME` how to get it).
+
+# %%
+import matplotlib.pyplot as plt
+
+from vadlib.data import preview
+
+for name in ['mvtec_ad', 'avenue', 'shanghaitech']:
+    root = nb.dataset(name)
+    preview.gallery(name, root, title=f"{name} ({nb.settings.data_source})")
+    plt.show()
+
+# %% [markdown]
 # ## Table C.1 — hyperparameters of SSPCAB on Avenue
 #
 # Shown as printed in the thesis; reproduced columns will appear beside these numbers when the plain auto-encoder host is added to vadlib.

@@ -37,6 +37,24 @@ nb = notebook.setup("04_D_ssmctb", profile=profile, data_root=data_root, device=
 print(nb.banner())
 
 # %% [markdown]
+# ## The data
+#
+# This paper uses MVTec AD and BraTS for the image hosts; Avenue, ShanghaiTech and Thermal Rare Event for the video hosts. Under the smoke profile every dataset is a synthetic twin written in the
+# official on-disk layout (`vadlib data synth`) and read by the same loader as the real set; under
+# quick and full it is the real dataset under the data root (`vadlib data status` says what is
+# there, `vadlib data fetch NAME` how to get it).
+
+# %%
+import matplotlib.pyplot as plt
+
+from vadlib.data import preview
+
+for name in ['mvtec_ad', 'brats', 'avenue', 'shanghaitech', 'thermal_rare_event']:
+    root = nb.dataset(name)
+    preview.gallery(name, root, title=f"{name} ({nb.settings.data_source})")
+    plt.show()
+
+# %% [markdown]
 # ## Table D.1 — rare events of the Thermal Rare Event data set
 #
 # Event counts of the thermal test set; the data manifests describe the set.

@@ -40,6 +40,24 @@ nb = notebook.setup("05_E_trajectories", profile=profile, data_root=data_root, d
 print(nb.banner())
 
 # %% [markdown]
+# ## The data
+#
+# This paper uses Avenue and ShanghaiTech, whose pedestrians the tracker of Paper A follows. Under the smoke profile every dataset is a synthetic twin written in the
+# official on-disk layout (`vadlib data synth`) and read by the same loader as the real set; under
+# quick and full it is the real dataset under the data root (`vadlib data status` says what is
+# there, `vadlib data fetch NAME` how to get it).
+
+# %%
+import matplotlib.pyplot as plt
+
+from vadlib.data import preview
+
+for name in ['avenue', 'shanghaitech']:
+    root = nb.dataset(name)
+    preview.gallery(name, root, title=f"{name} ({nb.settings.data_source})")
+    plt.show()
+
+# %% [markdown]
 # ## Table E.1 — Avenue and ShanghaiTech (and Table 5.5)
 #
 # Shown as printed in the thesis; reproduced columns will appear beside these numbers when the trajectory branch is added to vadlib.

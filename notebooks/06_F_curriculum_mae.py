@@ -37,6 +37,24 @@ nb = notebook.setup("06_F_curriculum_mae", profile=profile, data_root=data_root,
 print(nb.banner())
 
 # %% [markdown]
+# ## The data
+#
+# This paper uses the 100-class ImageNet subset (under smoke: a small class-structured image folder in the same layout). Under the smoke profile every dataset is a synthetic twin written in the
+# official on-disk layout (`vadlib data synth`) and read by the same loader as the real set; under
+# quick and full it is the real dataset under the data root (`vadlib data status` says what is
+# there, `vadlib data fetch NAME` how to get it).
+
+# %%
+import matplotlib.pyplot as plt
+
+from vadlib.data import preview
+
+for name in ['imagenet100']:
+    root = nb.dataset(name)
+    preview.gallery(name, root, title=f"{name} ({nb.settings.data_source})")
+    plt.show()
+
+# %% [markdown]
 # ## Tables F.1–F.3 — preliminary comparisons
 #
 # Shown as printed in the thesis; reproduced columns will appear beside these numbers when CM-MAE is added to vadlib.
