@@ -34,8 +34,10 @@ class Schedule:
     optimizer: str = "adam"  # adam | sgd
     momentum: float = 0.9
     weight_decay: float = 0.0
-    milestones: tuple[float, ...] = ()  # fractions of the epochs where the lr is multiplied by gamma
+    lr_schedule: str = "multistep"  # multistep | cosine
+    milestones: tuple[float, ...] = ()  # multistep: fractions of training where lr is multiplied by gamma
     gamma: float = 0.1
+    min_lr: float = 0.0  # cosine: the final learning rate
     source: str = ""
 
 
