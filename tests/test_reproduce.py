@@ -33,11 +33,18 @@ def test_bad_input_is_one_line_naming_valid_choices_exit_2(args, valid):
     assert len(result.stderr.strip().splitlines()) == 1 and valid in result.stderr, result.stderr
 
 
-def test_full_profile_dry_run_prints_the_plan():
-    result = vadlib_cli("reproduce", "--profile", "full", "--dry-run")
+def test_dry_run_prints_the_plan_and_checks_each_model_once():
+    # `make test` runs the full profile's dry run; the smoke profile checks the same code quickly
+    result = vadlib_cli("reproduce", "--dry-run")
     assert result.returncode == 0, result.stderr
-    assert "plan for profile 'full'" in result.stdout and "GPU-hours" in result.stdout
+    assert "plan for profile 'smoke'" in result.stdout and "GPU-hours" in result.stdout
     assert all(entry.stem in result.stdout for entry in catalog.NOTEBOOKS)
+    rows = {line.split()[0]: line.split()[1:4] for line in result.stdout.splitlines()
+            if line.startswith(("03_", "04_"))}
+    # C.2 on two classes: DRAEM ± SSPCAB and five CutPaste seeds ± SSPCAB = 24 runs, 4 models;
+    # D: DRAEM and NSA × 3 on two classes + 8 BraTS runs; DRAEM ± SSPCAB was checked for 03
+    assert rows["03_C_sspcab"] == ["24", "4", "4"]
+    assert rows["04_D_ssmctb"] == ["20", "12", "12"]
 
 
 def _toy_notebook(directory, stem, failing):

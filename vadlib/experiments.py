@@ -50,6 +50,11 @@ class Experiment(abc.ABC):
         """Build the model and data at this config's sizes on the synthetic twins and take one
         training and one evaluation step. Returns e.g. parameter count and step time."""
 
+    def dry_run_key(self) -> str:
+        """Configs with the same key build the same model on the same kind of data, so a dry run
+        checks one of them (default: every config is its own)."""
+        return config_hash(self)
+
     def gpu_hours(self) -> float:
         """Estimated GPU-hours of :meth:`run` on one modern GPU (for ``reproduce --dry-run``)."""
         return 0.0

@@ -8,6 +8,7 @@ and checks is exactly what the notebook will execute. Papers register a planner 
 
 from __future__ import annotations
 
+import importlib
 from typing import Callable
 
 from vadlib.experiments import Experiment
@@ -15,6 +16,8 @@ from vadlib.profiles import Settings
 
 Planner = Callable[[Settings], list[Experiment]]
 _PLANNERS: dict[str, Planner] = {}
+# modules whose planners register on import
+PLANNER_MODULES = ("vadlib.image_ad",)
 
 
 def register(notebook_id: str) -> Callable[[Planner], Planner]:
@@ -25,5 +28,7 @@ def register(notebook_id: str) -> Callable[[Planner], Planner]:
 
 
 def planned_runs(notebook_id: str, settings: Settings) -> list[Experiment]:
+    for module in PLANNER_MODULES:
+        importlib.import_module(module)
     planner = _PLANNERS.get(notebook_id)
     return list(planner(settings)) if planner else []

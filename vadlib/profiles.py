@@ -53,6 +53,9 @@ KNOBS: Mapping[str, Knob] = MappingProxyType({
     "eval_limit": Knob(
         "largest number of test items (frames, images, sequences) evaluated per run; None = all",
         64, None, None, kind=int, minimum=1),
+    "class_limit": Knob(
+        "largest number of classes run per per-class table (MVTec AD: textures and objects "
+        "alternate); None = all", 2, None, None, kind=int, minimum=1),
     "num_workers": Knob("data-loader worker processes", 0, 8, 8, kind=int, minimum=0),
     "device": Knob(
         "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'", "auto", "auto", "auto"),

@@ -187,9 +187,12 @@ def summary(outcomes: Sequence[Outcome]) -> str:
 def plan(entries: Sequence[NotebookEntry], settings: profiles.Settings) -> list[PlanRow]:
     """Every planned run of every notebook; one dry-run step per distinct model configuration."""
     rows = []
+    checked: set[str] = set()  # a model already checked for an earlier notebook is not rebuilt
     for entry in entries:
         configs = plans.planned_runs(entry.stem, settings)
-        distinct = {experiments.config_hash(c): c for c in configs}
+        distinct = {c.dry_run_key(): c for c in configs}
+        distinct = {key: c for key, c in distinct.items() if key not in checked}
+        checked |= set(distinct)
         row = PlanRow(entry.stem, len(configs), len(distinct), sum(c.gpu_hours() for c in configs))
         for config in tqdm(list(distinct.values()), desc=f"dry run {entry.number}", leave=False, disable=not distinct):
             row.checked.append({"run": config.name, **experiments.dry_run(config)})

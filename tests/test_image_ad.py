@@ -1,0 +1,82 @@
+"""The image anomaly-detection runs behind Tables C.2, D.3 and D.4."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vadlib import experiments, image_ad, profiles, reported
+from vadlib.metrics import image_auroc
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_reproduced_columns_are_the_printed_columns():
+    c2 = set(reported.load_table("C.2").columns) - {"Group", "Class"}
+    made = {image_ad._column(h, b, m) for h, b, m in image_ad.TABLE_C2.cells}
+    made |= {image_ad._ensemble_column(b) for b in (None, "sspcab")}
+    assert made == c2
+    d3 = set(reported.load_table("D.3").columns) - {"Group", "Class"}
+    assert {image_ad._column(h, b, m) for h, b, m in image_ad.TABLE_D3.cells} == d3
+    assert [label for label, _, _ in image_ad.BRATS_ROWS] == list(reported.load_table("D.4").Method)
+    classes = set(reported.load_table("C.2").Class) - {"Overall"}
+    from vadlib.data import mvtec
+    assert {image_ad.class_display(c) for c in mvtec.CATEGORIES} == classes
+
+
+def test_classes_alternate_textures_and_objects_and_respect_the_limit():
+    real = profiles.resolve("quick")
+    assert len(image_ad.mvtec_classes(real)) == 15
+    assert image_ad.mvtec_classes(profiles.resolve("quick", class_limit=2)) == ["carpet", "bottle"]
+    smoke = image_ad.mvtec_classes(profiles.resolve("smoke"))
+    assert len(smoke) == 2 and smoke[0] in ("carpet", "grid") and smoke[1] in ("bottle", "metal_nut")
+
+
+def test_plans_count_every_cell_once_and_dry_runs_once_per_model():
+    settings = profiles.resolve("full")
+    c2 = image_ad.mvtec_runs(settings, image_ad.TABLE_C2)
+    assert len(c2) == 15 * (2 + 2 * len(image_ad.ENSEMBLE_SEEDS))  # DRAEM ± block, 5 CutPaste ± block
+    assert len({run.dry_run_key() for run in c2}) == 4
+    assert len(image_ad.brats_runs(settings)) == 8
+
+
+def test_evaluation_subset_keeps_both_classes():
+    labels = np.array([0] * 50 + [1] * 2)
+    for seed in range(10):
+        picked = image_ad._subset(labels, 5, seed)
+        assert len(picked) == 5 and set(labels[picked]) == {0, 1} and len(set(picked)) == 5
+    assert len(image_ad._subset(labels, None, 0)) == 52
+
+
+def test_ensemble_of_identical_members_scores_like_one_member():
+    rng = np.random.default_rng(0)
+    labels = [0] * 10 + [1] * 10
+    scores = list(rng.normal(size=20) + np.array(labels))
+    result = {"labels": labels, "scores": scores, "normal_scores": list(rng.normal(size=30))}
+    members = [image_ad.ImageAnomalyRun("cutpaste", None, "mvtec_ad", "grid", seed=s) for s in range(3)]
+    results = {m: result for m in members}
+    assert image_ad._ensemble_auroc(members, results) == pytest.approx(image_auroc(labels, scores))
+
+
+def test_a_run_trains_evaluates_and_is_cached(tmp_path):
+    run = image_ad.ImageAnomalyRun(host="nsa", block="sspcab", dataset="mvtec_ad", category="grid",
+                                   image_size=64, max_steps=2, eval_limit=8)
+    first = experiments.execute(run)
+    assert 0.0 <= first["det_auroc"] <= 1.0 and 0.0 <= first["loc_auroc"] <= 1.0
+    assert first["train_steps"] == 2 and np.isfinite(first["loss_last"])
+    assert first["n_test"] == 8 and 0 < first["n_abnormal"] < 8
+    assert len(first["normal_scores"]) == first["n_train"]
+    assert experiments.execute(run) == first  # from the cache
+
+
+def test_bad_block_is_refused():
+    run = image_ad.ImageAnomalyRun(host="nsa", block="attention", dataset="mvtec_ad", category="grid")
+    with pytest.raises(ValueError, match="block must be one of"):
+        run.build_host(3)

@@ -1,0 +1,448 @@
+"""Image anomaly detection with and without the blocks: one cached experiment per
+(host, block, dataset, class), as in Tables C.2, D.3 and D.4 (and their chapter-5 copies 5.1, 5.3).
+
+A run trains a host (:mod:`vadlib.models.hosts`) on the normal training images of one MVTec AD
+class (or the lesion-free BraTS slices), with SSPCAB or SSMCTB swapped in at the host's block sites
+and weighted by the papers' λ, then scores the test images and reports
+
+* detection AUROC: :func:`vadlib.metrics.image_auroc` of the image scores;
+* localization AUROC and AP: :func:`vadlib.metrics.pixel_auroc` / :func:`~vadlib.metrics.pixel_ap`
+  over every pixel of the class's test images (none for hosts that do not localise).
+
+Schedules are the hosts' official ones, scaled by the profile's ``epoch_fraction`` and capped by
+``max_steps``; the evaluation can be capped by ``eval_limit`` (both classes kept).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from vadlib import metrics
+from vadlib.experiments import Experiment, RunContext
+
+BLOCK_KINDS = (None, "sspcab", "ssmctb")
+THREE_D_HOSTS = ("draem3d",)
+
+
+@dataclass(frozen=True)
+class ImageAnomalyRun(Experiment):
+    """Train ``host`` (± ``block``) on one class of ``dataset`` and evaluate it."""
+
+    host: str
+    block: str | None
+    dataset: str  # mvtec_ad | brats
+    category: str  # an MVTec AD class, or "brats"
+    model_size: str = "tiny"
+    image_size: int = 64
+    epoch_fraction: float = 0.01
+    max_steps: int | None = 20
+    eval_limit: int | None = 64
+    data_source: str = "synthetic"
+    data_root: str | None = None
+    pretrained: bool = False
+    seed: int = 0
+    device: str = "cpu"
+
+    # ------------------------------------------------------------------ building blocks
+    def _settings(self):
+        from vadlib import profiles
+        return profiles.resolve("smoke", data_source=self.data_source, data_root=self.data_root,
+                                seed=0)
+
+    def _root(self):
+        from vadlib.data import dataset_root
+        return dataset_root(self.dataset, self._settings())
+
+    def _datasets(self, root):
+        channels = 3
+        if self.dataset == "mvtec_ad":
+            from vadlib.data.mvtec import MVTecAD
+            train = MVTecAD(root, self.category, "train", resize=self.image_size)
+            test = MVTecAD(root, self.category, "test", resize=self.image_size)
+        elif self.dataset == "brats":
+            from vadlib.data import brats
+            channels = 1
+            train_slices, test_slices = brats.thesis_split(root, seed=0)
+            if self.host in THREE_D_HOSTS:
+                train_chunks, test_chunks = _volume_split(root, train_slices, test_slices)
+                train = brats.BraTSVolumes(root, train_chunks, resize=self.image_size)
+                test = brats.BraTSVolumes(root, test_chunks, resize=self.image_size)
+            else:
+                train = brats.BraTSSlices(root, train_slices, resize=self.image_size)
+                test = brats.BraTSSlices(root, test_slices, resize=self.image_size)
+        else:
+            raise ValueError(f"dataset must be 'mvtec_ad' or 'brats', got {self.dataset!r}")
+        return train, test, channels
+
+    def build_host(self, channels: int, anomaly_source=None):
+        from vadlib.models.blocks import make_block, replace_layer
+        from vadlib.models.hosts import host_class
+        if self.block not in BLOCK_KINDS:
+            raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
+        cls = host_class(self.host)
+        options: dict[str, Any] = {"size": self.model_size, "in_channels": channels,
+                                   "pretrained": self.pretrained, "seed": self.seed}
+        accepted = inspect.signature(cls).parameters
+        if "anomaly_source" in accepted:
+            options["anomaly_source"] = anomaly_source
+        if "category" in accepted and self.dataset == "mvtec_ad":
+            options["category"] = self.category  # NSA's per-class synthesis settings
+        host = cls(**options)
+        if self.block:
+            kind = self.block + ("3d" if self.host in THREE_D_HOSTS else "")
+            sites = host.block_sites_for(self.block) if hasattr(host, "block_sites_for") else host.block_sites
+            for site in sites:
+                layer = host.get_submodule(site)
+                replace_layer(host, site, make_block(kind, layer.out_channels))
+        return host
+
+    def schedule(self, host):
+        if "category" in inspect.signature(host.schedule).parameters and self.dataset == "mvtec_ad":
+            return host.schedule(self.model_size, category=self.category)
+        return host.schedule(self.model_size)
+
+    def _anomaly_source(self):
+        if self.host not in ("draem",) or self.dataset != "mvtec_ad":
+            return None
+        from vadlib.data import dataset_root
+        from vadlib.data.dtd import DTDTextures
+        return DTDTextures(dataset_root("dtd", self._settings()), resize=self.image_size)
+
+    def total_steps(self, host, n_train: int, batch_size: int, epochs: int) -> int:
+        """Optimisation steps: the official epochs × steps per epoch (a pass over the data, or the
+        host's own ``steps_per_epoch`` as for CutPaste), scaled by ``epoch_fraction``, capped."""
+        per_epoch = getattr(host, "steps_per_epoch", None) or math.ceil(n_train / batch_size)
+        steps = max(1, math.ceil(epochs * self.epoch_fraction * per_epoch))
+        return min(steps, self.max_steps) if self.max_steps else steps
+
+    # ------------------------------------------------------------------ the experiment
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from vadlib.train import endless, train
+        started = time.perf_counter()
+        torch.manual_seed(self.seed)
+        root = self._root()
+        train_set, test_set, channels = self._datasets(root)
+        host = self.build_host(channels, self._anomaly_source())
+        schedule = self.schedule(host)
+        loader = _loader(train_set, schedule.batch_size, shuffle=True, seed=self.seed)
+        steps = self.total_steps(host, len(train_set), schedule.batch_size, schedule.epochs)
+        history = train(host, lambda batch: host.training_loss(_images(batch, self.device)),
+                        endless(loader), schedule=schedule, total_steps=steps,
+                        block_weight=host.block_weight if self.block else 0.0, ctx=ctx,
+                        device=self.device, description=f"{self.host} {self.block or ''} {self.category}")
+        host.eval()
+        host.fit_normal(_images(batch, self.device) for batch in _loader(train_set, schedule.batch_size))
+        evaluation = evaluate(host, test_set, self.eval_limit, self.seed, self.device,
+                              per_slice=self.host in THREE_D_HOSTS)
+        with torch.no_grad():  # scores of the normal training images: the reference of ensembles
+            normal_scores = [float(v) for batch in _loader(train_set, 8)
+                             for v in self._image_scores(host, _images(batch, self.device))]
+        return {**evaluation, "normal_scores": normal_scores, "train_steps": steps, "n_train": len(train_set),
+                "loss_first": history[0]["loss"] if history else None,
+                "loss_last": history[-1]["loss"] if history else None,
+                "schedule": schedule.source, "pretrained": self.pretrained,
+                "wall_time_s": round(time.perf_counter() - started, 2)}
+
+    def _image_scores(self, host, images):
+        if self.host in THREE_D_HOSTS:
+            return host.score_slices(images)[0].flatten().cpu()
+        return host.score(images)[0].cpu()
+
+    def dry_run(self, ctx: RunContext) -> dict[str, Any]:
+        """One training and one evaluation step at this config's sizes on a synthetic twin."""
+        from vadlib.data import synthetic
+        from vadlib.train import endless, train
+        # the tiny BraTS twin has no lesion-free 16-slice chunk for 3D training: use the smoke twin
+        root = synthetic.generate(self.dataset, size="smoke" if self.dataset == "brats" else "tiny", seed=0)
+        twin = replace(self, data_source="synthetic", category=_twin_class(self.dataset, self.category, root))
+        train_set, test_set, channels = twin._datasets(root)
+        host = self.build_host(channels, None)
+        schedule = self.schedule(host)
+        started = time.perf_counter()
+        train(host, lambda batch: host.training_loss(_images(batch, "cpu")),
+              endless(_loader(train_set, min(schedule.batch_size, 2), shuffle=True)),
+              schedule=schedule, total_steps=1, block_weight=host.block_weight if self.block else 0.0,
+              progress=False)
+        host.eval()
+        host.fit_normal([_images(next(iter(_loader(train_set, 4))), "cpu")])
+        with torch.no_grad():
+            host.score(_images(next(iter(_loader(test_set, 2))), "cpu"))
+        return {"parameters": sum(p.numel() for p in host.parameters()),
+                "step_time_s": round(time.perf_counter() - started, 3)}
+
+    def dry_run_key(self) -> str:
+        """Classes and seeds change only the data and the initialisation: one dry run per model."""
+        return f"{self.host}/{self.block}/{self.dataset}/{self.model_size}/{self.image_size}"
+
+    def gpu_hours(self) -> float:
+        """Rough: the official number of steps at ~0.15 s per step on one modern GPU (paper size)."""
+        from vadlib.models.hosts import host_class
+        cls = host_class(self.host)
+        schedule = cls.schedule("paper")
+        n_train = {"mvtec_ad": 240, "brats": 11280}[self.dataset]  # MVTec: mean per class (3629/15)
+        per_epoch = getattr(cls, "steps_per_epoch", None) or math.ceil(n_train / schedule.batch_size)
+        steps = schedule.epochs * self.epoch_fraction * per_epoch
+        if self.max_steps:
+            steps = min(steps, self.max_steps)
+        return steps * 0.15 / 3600
+
+
+def _twin_class(dataset: str, category: str, root) -> str:
+    """A class of the tiny twin standing in for ``category`` (a texture for a texture)."""
+    if dataset != "mvtec_ad":
+        return category
+    from vadlib.data import mvtec
+    present = mvtec.categories_present(root)
+    if category in present:
+        return category
+    same_kind = [c for c in present if (c in mvtec.TEXTURE_CATEGORIES) == (category in mvtec.TEXTURE_CATEGORIES)]
+    return (same_kind or present)[0]
+
+
+def _volume_split(root, train_slices, test_slices):
+    from vadlib.data import brats
+    train = brats.volume_index(root, sorted(train_slices.scan.unique()))
+    test = brats.volume_index(root, sorted(test_slices.scan.unique()))
+    return train[~train.has_lesion].reset_index(drop=True), test
+
+
+def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
+                                       generator=generator if shuffle else None,
+                                       drop_last=shuffle and len(dataset) >= batch_size)
+
+
+def _images(batch, device: str) -> torch.Tensor:
+    images = batch["image"] if "image" in batch else batch["volume"]
+    return images.to(device)
+
+
+def _subset(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
+    """At most ``limit`` indices, drawn without replacement, keeping both classes."""
+    everything = np.arange(len(labels))
+    if limit is None or limit >= len(labels):
+        return everything
+    rng = np.random.default_rng(seed)
+    picked = rng.permutation(everything)[:limit]
+    for cls in (0, 1):  # make sure each class is represented
+        if cls in labels and cls not in labels[picked]:
+            picked[-1 - cls] = rng.choice(everything[labels == cls])
+    return np.sort(picked)
+
+
+def evaluate(host, test_set, limit: int | None, seed: int, device: str = "cpu",
+             per_slice: bool = False) -> dict[str, Any]:
+    """Detection AUROC and localization AUROC/AP of ``host`` on ``test_set``."""
+    labels_all = np.array([_label(test_set, i) for i in range(len(test_set))])
+    chosen = _subset(labels_all, limit, seed)
+    subset = torch.utils.data.Subset(test_set, chosen.tolist())
+    scores, labels, maps, masks = [], [], [], []
+    with torch.no_grad():
+        for batch in _loader(subset, 8):
+            images = _images(batch, device)
+            if per_slice:
+                image_scores, voxel_maps = host.score_slices(images)
+                scores.append(image_scores.flatten().cpu())
+                labels.append((batch["mask"].flatten(2).amax(-1) > 0).flatten().long())
+            else:
+                image_scores, voxel_maps = host.score(images)
+                scores.append(image_scores.cpu())
+                labels.append(batch["label"])
+            if voxel_maps is not None:
+                maps.append(voxel_maps.cpu().float().numpy())
+                masks.append(batch["mask"].numpy() > 0)
+    scores_np, labels_np = torch.cat(scores).numpy(), torch.cat(labels).numpy()
+    result = {"det_auroc": metrics.image_auroc(labels_np, scores_np), "n_test": int(len(labels_np)),
+              "n_abnormal": int(labels_np.sum()), "loc_auroc": None, "loc_ap": None,
+              "scores": [float(v) for v in scores_np], "labels": [int(v) for v in labels_np]}
+    if maps:
+        pixel_maps, pixel_masks = np.concatenate(maps), np.concatenate(masks)
+        if pixel_masks.any():
+            result["loc_auroc"] = metrics.pixel_auroc(pixel_masks, pixel_maps)
+            result["loc_ap"] = metrics.pixel_ap(pixel_masks, pixel_maps)
+    return result
+
+
+def _label(dataset, index: int) -> int:
+    """The label of one item without decoding images where the dataset keeps an index."""
+    for attribute in ("frame", "table", "rows", "slices", "chunks", "index"):
+        table = getattr(dataset, attribute, None)
+        if table is not None and hasattr(table, "columns") and "label" in table.columns:
+            return int(table["label"].iloc[index])
+    return int(dataset[index]["label"])
+
+
+# ---------------------------------------------------------------------------------------- plans
+# Which runs each table needs, and how their results fill the printed table's cells.
+
+ENSEMBLE_SEEDS = (0, 1, 2, 3, 4)  # CutPaste's ensemble of five 3-way models (Table C.2)
+IMAGE_SIZE = {"paper": 256, "tiny": 64}  # DRAEM, NSA and CutPaste evaluate MVTec AD at 256×256
+# 3D DRAEM: Paper D gives no input size; at 256² a 16-slice chunk of the paper-width network needs
+# ~85 GB of activations, so volumes are resized to 64² in plane (our choice, ~5 GB per batch of 8)
+IMAGE_SIZE_3D = {"paper": 64, "tiny": 32}
+
+
+def class_display(category: str) -> str:
+    """MVTec AD folder name → the table's class label ('metal_nut' → 'Metal Nut')."""
+    return category.replace("_", " ").title()
+
+
+def mvtec_classes(settings) -> list[str]:
+    """The MVTec AD classes a profile runs: all 15 (or the twin's), textures and objects
+    alternating, cut to ``settings.class_limit``."""
+    from vadlib.data import mvtec
+    if settings.data_source == "synthetic":
+        from vadlib.data.synthetic.mvtec import PLANS
+        available = sorted(PLANS["smoke"].defects)
+    else:
+        available = list(mvtec.CATEGORIES)
+    textures = [c for c in available if c in mvtec.TEXTURE_CATEGORIES]
+    objects = [c for c in available if c not in mvtec.TEXTURE_CATEGORIES]
+    interleaved = [c for pair in zip(textures, objects) for c in pair]
+    interleaved += [c for c in available if c not in interleaved]
+    return interleaved[: settings.class_limit] if settings.class_limit else interleaved
+
+
+def run_config(settings, host: str, block: str | None, dataset: str, category: str,
+               seed: int | None = None) -> ImageAnomalyRun:
+    from vadlib.notebook import resolve_device
+    return ImageAnomalyRun(
+        host=host, block=block, dataset=dataset, category=category,
+        model_size=settings.model_size,
+        image_size=(IMAGE_SIZE_3D if host in THREE_D_HOSTS else IMAGE_SIZE)[settings.model_size],
+        epoch_fraction=settings.epoch_fraction, max_steps=settings.max_steps,
+        eval_limit=settings.eval_limit, data_source=settings.data_source,
+        data_root=str(settings.data_root) if settings.data_root else None,
+        seed=settings.seed if seed is None else seed, device=resolve_device(settings.device))
+
+
+METRIC_LABELS = {"det_auroc": "det AUROC", "loc_auroc": "loc AUROC", "loc_ap": "loc AP"}
+HOST_LABELS = {"draem": "DRAEM", "nsa": "NSA", "cutpaste": "CutPaste 3-way", "draem3d": "3D DRAEM"}
+
+
+def _column(host: str, block: str | None, metric: str) -> str:
+    name = HOST_LABELS[host] + (f"+{block.upper()}" if block else "")
+    return f"{name} {METRIC_LABELS[metric]}"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """Which (host, block) pairs and metrics fill a per-class MVTec AD table."""
+
+    table_id: str
+    cells: tuple[tuple[str, str | None, str], ...]  # (host, block, metric)
+    ensemble: bool = False  # add CutPaste ensemble columns
+
+
+TABLE_C2 = TableSpec("C.2", tuple(
+    [(h, b, m) for m in ("loc_auroc", "loc_ap", "det_auroc") for h, b in (("draem", None), ("draem", "sspcab"))]
+    + [("cutpaste", b, "det_auroc") for b in (None, "sspcab")]), ensemble=True)
+TABLE_D3 = TableSpec("D.3", tuple(
+    [(h, b, "det_auroc") for h in ("draem", "nsa") for b in (None, "sspcab", "ssmctb")]
+    + [("draem", b, m) for m in ("loc_auroc", "loc_ap") for b in (None, "sspcab", "ssmctb")]
+    + [("nsa", b, "loc_auroc") for b in (None, "sspcab", "ssmctb")]))
+
+
+def mvtec_runs(settings, spec: TableSpec) -> list[ImageAnomalyRun]:
+    runs = []
+    pairs = list(dict.fromkeys((h, b) for h, b, _ in spec.cells))
+    for category in mvtec_classes(settings):
+        for host, block in pairs:
+            seeds = ENSEMBLE_SEEDS if (spec.ensemble and host == "cutpaste") else (None,)
+            runs += [run_config(settings, host, block, "mvtec_ad", category, seed=s) for s in seeds]
+    return list(dict.fromkeys(runs))
+
+
+def mvtec_table(settings, spec: TableSpec, executor=None):
+    """Reproduced cells of a per-class MVTec AD table (in %), one row per class that was run.
+
+    The Overall row (the unweighted mean of the 15 classes, as printed) is filled only when all
+    15 classes ran; a mean over fewer classes would be another quantity under the same label.
+    """
+    import pandas as pd
+
+    from vadlib.data import mvtec
+    from vadlib.experiments import run_experiments
+    runs = mvtec_runs(settings, spec)
+    results = dict(zip(runs, run_experiments(runs, executor)))
+    rows = []
+    for category in mvtec_classes(settings):
+        row = {"Group": "Texture" if category in mvtec.TEXTURE_CATEGORIES else "Object",
+               "Class": class_display(category)}
+        for host, block, metric in spec.cells:
+            value = results[run_config(settings, host, block, "mvtec_ad", category)][metric]
+            row[_column(host, block, metric)] = None if value is None else 100 * value
+        if spec.ensemble:
+            for block in (None, "sspcab"):
+                row[_ensemble_column(block)] = 100 * _ensemble_auroc(
+                    [run_config(settings, "cutpaste", block, "mvtec_ad", category, seed=s)
+                     for s in ENSEMBLE_SEEDS], results)
+        rows.append(row)
+    frame = pd.DataFrame(rows)
+    if set(mvtec_classes(settings)) == set(mvtec.CATEGORIES):
+        overall = {"Group": None, "Class": "Overall", **frame.drop(columns=["Group", "Class"]).mean()}
+        frame = pd.concat([frame, pd.DataFrame([overall])], ignore_index=True)
+    return frame
+
+
+def _ensemble_column(block: str | None) -> str:
+    return "CutPaste ensemble" + ("+SSPCAB" if block else "") + " det AUROC"
+
+
+def _ensemble_auroc(members: list[ImageAnomalyRun], results: dict) -> float:
+    """Detection AUROC of the ensemble: each member's test scores standardised with its own
+    normal-training scores, then averaged (:func:`vadlib.models.cutpaste.ensemble_scores`)."""
+    from vadlib.models.cutpaste import ensemble_scores
+    scored = [results[m] for m in members]
+    labels = np.asarray(scored[0]["labels"])
+    combined = ensemble_scores([np.asarray(r["scores"]) for r in scored],
+                               [np.asarray(r["normal_scores"]) for r in scored])
+    return metrics.image_auroc(labels, combined)
+
+
+BRATS_ROWS = (  # Table D.4 (= 5.1): label, host, block
+    ("DRAEM [56]", "draem", None), ("DRAEM + SSPCAB [54]", "draem", "sspcab"),
+    ("DRAEM + SSMCTB (Ours)", "draem", "ssmctb"), ("NSA [57]", "nsa", None),
+    ("NSA + SSPCAB [54]", "nsa", "sspcab"), ("NSA + SSMCTB (Ours)", "nsa", "ssmctb"),
+    ("3D DRAEM [56]", "draem3d", None), ("3D DRAEM + 3D SSMCTB (Ours)", "draem3d", "ssmctb"))
+
+
+def brats_runs(settings) -> list[ImageAnomalyRun]:
+    return [run_config(settings, host, block, "brats", "brats") for _, host, block in BRATS_ROWS]
+
+
+def brats_table(settings, executor=None):
+    """Reproduced rows of Table D.4 (in %): slice-level detection AUROC, pixel AUROC and AP."""
+    import pandas as pd
+
+    from vadlib.experiments import run_experiments
+    results = run_experiments(brats_runs(settings), executor)
+    return pd.DataFrame([{"Method": label, "Detection AUROC": 100 * r["det_auroc"],
+                          "Localization AUROC": _percent(r["loc_auroc"]),
+                          "Localization AP": _percent(r["loc_ap"])}
+                         for (label, _, _), r in zip(BRATS_ROWS, results)])
+
+
+def _percent(value):
+    return None if value is None else 100 * value
+
+
+from vadlib.plans import register  # noqa: E402  (planners register at import)
+
+
+@register("03_C_sspcab")
+def plan_sspcab(settings) -> list[ImageAnomalyRun]:
+    return mvtec_runs(settings, TABLE_C2)
+
+
+@register("04_D_ssmctb")
+def plan_ssmctb(settings) -> list[ImageAnomalyRun]:
+    return mvtec_runs(settings, TABLE_D3) + brats_runs(settings)

@@ -1,0 +1,101 @@
+"""One explicit training loop for every host: read it top to bottom.
+
+``train`` takes a model, a function computing the host's loss on a batch, an endless supply of
+batches and the host's :class:`~vadlib.models.hosts.Schedule`. Each step adds the self-supervised
+losses of any SSPCAB/SSMCTB blocks in the model, weighted by the papers' λ; the learning rate follows
+the schedule's milestones; mixed precision is used on CUDA; the state is checkpointed through the
+experiment's :class:`~vadlib.experiments.RunContext`, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Callable, Iterable, Iterator
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from vadlib.models.blocks import block_loss
+from vadlib.models.hosts import Schedule
+
+LossFn = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]
+
+
+def make_optimizer(model: nn.Module, schedule: Schedule, total_steps: int):
+    """The schedule's optimizer, and a step-wise LR scheduler placing its milestones at the given
+    fractions of ``total_steps`` (so a shortened schedule keeps the official shape)."""
+    parameters = [p for p in model.parameters() if p.requires_grad]
+    if schedule.optimizer == "adam":
+        optimizer = torch.optim.Adam(parameters, lr=schedule.lr, weight_decay=schedule.weight_decay)
+    elif schedule.optimizer == "sgd":
+        optimizer = torch.optim.SGD(parameters, lr=schedule.lr, momentum=schedule.momentum,
+                                    weight_decay=schedule.weight_decay)
+    else:
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {schedule.optimizer!r}")
+    if schedule.lr_schedule == "cosine":
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1),
+                                                               eta_min=schedule.min_lr)
+    elif schedule.lr_schedule == "multistep":
+        milestones = sorted({max(1, math.floor(f * total_steps)) for f in schedule.milestones})
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=schedule.gamma)
+    else:
+        raise ValueError(f"lr_schedule must be 'multistep' or 'cosine', got {schedule.lr_schedule!r}")
+    return optimizer, scheduler
+
+
+def endless(loader: Iterable) -> Iterator:
+    """Batches of ``loader`` epoch after epoch."""
+    for _ in itertools.count():
+        empty = True
+        for batch in loader:
+            empty = False
+            yield batch
+        if empty:
+            raise ValueError("the training data are empty")
+
+
+def train(model: nn.Module, loss_fn: LossFn, batches: Iterator, *, schedule: Schedule,
+          total_steps: int, block_weight: float = 0.0, ctx=None, device: str = "cpu",
+          checkpoint_every: int = 200, progress: bool = True, description: str = "train") -> list[dict]:
+    """Optimise ``model`` for ``total_steps`` steps; returns one log dict per step.
+
+    The loss of a step is ``loss_fn(batch)`` plus ``block_weight`` times the summed block losses
+    of that forward pass (Eq. C.3 of Paper C: L = L_host + λ·L_block).
+    """
+    model.to(device).train()
+    optimizer, scheduler = make_optimizer(model, schedule, total_steps)
+    use_amp = device.startswith("cuda")
+    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    history: list[dict] = []
+    start = 0
+    state = ctx.load_checkpoint() if ctx is not None else None
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, start = state["history"], state["step"]
+        for _ in range(start):  # keep the data order of an uninterrupted run
+            next(batches)
+    for step in tqdm(range(start, total_steps), desc=description, disable=not progress,
+                     initial=start, total=total_steps, leave=False):
+        batch = next(batches)
+        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
+            loss, logs = loss_fn(batch)
+            blocks = block_loss(model) if block_weight else torch.zeros((), device=loss.device)
+            total = loss + block_weight * blocks
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"non-finite loss at step {step}: {logs}")
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(total).backward()
+        scaler.step(optimizer)
+        scaler.update()
+        scheduler.step()
+        history.append({"step": step, "loss": float(total.detach()), "host_loss": float(loss.detach()),
+                        "block_loss": float(blocks.detach()), **logs})
+        if ctx is not None and (step + 1) % checkpoint_every == 0 and step + 1 < total_steps:
+            ctx.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                                 "scheduler": scheduler.state_dict(), "history": history,
+                                 "step": step + 1})
+    return history
