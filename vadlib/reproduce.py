@@ -152,6 +152,12 @@ def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, job
     parameters = notebook_parameters(settings)
     # kernels run in notebooks/: give them absolute output locations
     os.environ["VADLIB_FIGURES"], os.environ["VADLIB_RUNS"] = str(paths.figures_dir()), str(paths.runs_dir())
+    if jobs > 1:
+        # parallel kernels share the cores: without a cap each would start one math thread per core
+        # and the oversubscribed threads slow every kernel down many times over
+        share = str(max(1, (os.cpu_count() or 1) // jobs))
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            os.environ.setdefault(variable, share)
     outcomes: dict[str, Outcome] = {}
     try:
         if jobs <= 1:
