@@ -8,3 +8,14 @@ def isolated_outputs(tmp_path, monkeypatch):
     monkeypatch.setenv("VADLIB_RUNS", str(tmp_path / "runs"))
     monkeypatch.setenv("VADLIB_DATA", str(tmp_path / "data"))
     return tmp_path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Pin torch to one thread for a test and restore the setting after: model tests on a shared
+    2-core machine run far slower when each process spreads over every core."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

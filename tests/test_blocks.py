@@ -29,14 +29,12 @@ KD = list(itertools.product((1, 2, 3), (0, 1, 2)))
 IMPLS = ("auto", "dense", "shifted", "expand")
 
 
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
 @pytest.fixture(autouse=True)
-def _seed_and_one_thread():
-    """Fixed seed; one intra-op thread (tiny tensors; robust on a shared 2-core machine)."""
+def _fixed_seed():
     torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def expected_offsets(kp, d, m=1):

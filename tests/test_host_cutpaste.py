@@ -15,12 +15,7 @@ from vadlib.models.hosts import host_class
 from vadlib.synthesis.cutpaste import color_jitter, cutpaste, cutpaste_scar, three_way
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

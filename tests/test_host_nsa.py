@@ -18,12 +18,7 @@ from vadlib.synthesis.poisson import (NSASynthesizer, logistic_label, nsa_settin
                                       seamless_clone, synthesize_batch)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

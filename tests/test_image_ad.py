@@ -10,12 +10,7 @@ from vadlib import experiments, image_ad, profiles, reported
 from vadlib.metrics import image_auroc
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_reproduced_columns_are_the_printed_columns():
