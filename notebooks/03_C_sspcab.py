@@ -59,6 +59,22 @@ for name in ['mvtec_ad', 'avenue', 'shanghaitech']:
     plt.show()
 
 # %% [markdown]
+# ## The masked convolution (Fig. C.2)
+#
+# SSPCAB's kernel has learnable weights only in four k′×k′ corner sub-kernels K₁…K₄ at distance d
+# from the masked centre M; the block learns to predict M from them. The footprints below are not
+# drawn by hand: each is the set of inputs the implemented layer (`MaskedConv2d`, `MaskedConv3d`)
+# actually reads, found by back-propagating one output to its input (`plots.masked_footprint`).
+# Paper C uses k′ = 1, d = 1 (Table C.1); the last panels are Paper D's 3D kernel (Fig. D.3).
+
+# %%
+from vadlib import plots
+
+fig = plots.masked_kernel_figure()
+nb.figure(fig, "C.2_masked_kernel")
+plt.show()
+
+# %% [markdown]
 # ## Table C.1 — hyperparameters of SSPCAB on Avenue
 #
 # Shown as printed in the thesis; reproduced columns will appear beside these numbers when the plain auto-encoder host is added to vadlib.
@@ -87,6 +103,38 @@ from vadlib import image_ad
 
 c2 = image_ad.mvtec_table(nb.settings, image_ad.TABLE_C2)
 display(nb.table("C.2", reproduced=c2))
+
+# %% [markdown]
+# ## Localization examples (Figs. C.3 and C.5)
+#
+# DRAEM (blue) against DRAEM + SSPCAB (green) on the abnormal test images each run kept, ground
+# truth in red. The papers threshold the maps "following [1]" without giving the rule; each
+# model's contour here is drawn at the threshold with its best pixel F1 on these images (the
+# legend gives it), so neither model gets the other's cut-off.
+
+# %%
+mvtec_classes = image_ad.mvtec_classes(nb.settings)
+for category in mvtec_classes:
+    shown = {image_ad.model_label("draem", block): image_ad.run_examples(nb.settings, "draem", block, "mvtec_ad", category)
+             for block in (None, "sspcab")}
+    fig = plots.localization_contours(shown, title=f"MVTec AD {image_ad.class_display(category)}")
+    nb.figure(fig, f"C.3_localization_{category}")
+    plt.show()
+
+# %% [markdown]
+# ### Explorer
+#
+# Pick a class and a model and step through its kept test images (abnormal and normal): the image,
+# its ground truth, and the model's anomaly map over it with the image score. CutPaste scores whole
+# images and has no map. Under papermill this cell draws the maps of the first class instead.
+
+# %%
+explorer_models = {image_ad.model_label(host, block): (host, block)
+                   for host in ("draem", "cutpaste") for block in (None, "sspcab")}
+view = plots.map_explorer(
+    lambda category, model: image_ad.run_examples(nb.settings, *explorer_models[model], "mvtec_ad", category),
+    mvtec_classes, list(explorer_models))
+plots.show(view)
 
 # %% [markdown]
 # ## Table C.3 — Avenue and ShanghaiTech

@@ -59,6 +59,16 @@ def test_compare_status_is_decided_per_cell():
     full.loc[1, ["MOTA", "IDF1"]] = [np.nan, np.nan]
     status = list(artifacts.compare(table, full).status)
     assert status == ["reproduced", "not run", "reproduced"]
+    full.loc[2, "MOTA"] = np.nan
+    assert list(artifacts.compare(table, full).status)[2] == "partly reproduced"
+
+
+def test_cells_the_thesis_leaves_empty_do_not_make_a_row_partial():
+    d7 = reported.load_table("D.7")  # DRAEM's row prints only baseline and +3D SSMCTB
+    produced = pd.DataFrame([{"Method": "Zavrtanik et al. [56]", "Time baseline (ms)": 30.0,
+                              "Time +3D SSMCTB (ms)": 31.0}])
+    status = artifacts.compare(d7, produced).set_index("Method").status
+    assert status["Zavrtanik et al. [56]"] == "reproduced" and status["Liu et al. [42]"] == "not run"
 
 
 @pytest.mark.parametrize("produced, message", [

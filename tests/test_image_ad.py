@@ -75,3 +75,43 @@ def test_bad_block_is_refused():
     run = image_ad.ImageAnomalyRun(host="nsa", block="attention", dataset="mvtec_ad", category="grid")
     with pytest.raises(ValueError, match="block must be one of"):
         run.build_host(3)
+
+
+def test_runs_keep_the_same_test_examples_for_every_block(tmp_path):
+    configs = [image_ad.ImageAnomalyRun(host="draem", block=block, dataset="mvtec_ad", category="grid",
+                                        image_size=64, max_steps=1, eval_limit=12) for block in (None, "sspcab")]
+    examples = [image_ad.load_examples(config) for config in configs]
+    for found in examples:
+        n = len(found["label"])
+        assert 0 < n <= sum(image_ad.EXAMPLES.values())
+        assert found["image"].shape == (n, 3, 64, 64) and found["map"].shape == found["mask"].shape == (n, 64, 64)
+        assert set(found["label"]) == {0, 1}
+        # an example's mask is the ground truth of the test image it names
+        from vadlib.data import dataset_root, mvtec
+        test = mvtec.MVTecAD(dataset_root("mvtec_ad", configs[0]._settings()), "grid", "test", resize=64)
+        i = int(np.argmax(found["label"]))
+        assert np.array_equal(found["mask"][i], test[int(found["index"][i])]["mask"].numpy() > 0)
+    assert np.array_equal(examples[0]["index"], examples[1]["index"])
+    assert not np.array_equal(examples[0]["map"], examples[1]["map"])
+    # a run cached before examples were kept runs again rather than failing
+    (experiments.run_dir(configs[0]) / image_ad.EXAMPLES_FILE).unlink()
+    assert np.array_equal(image_ad.load_examples(configs[0])["index"], examples[0]["index"])
+
+
+def test_3d_examples_show_the_slice_with_the_largest_lesion():
+    volume = torch.zeros(1, 4, 8, 8)
+    mask = torch.zeros(4, 8, 8)
+    mask[1, :2, :2] = 1
+    mask[2, :4, :4] = 1
+    assert image_ad._example_slice(volume, mask) == 2
+    assert image_ad._example_slice(volume, torch.zeros(4, 8, 8)) == 2  # no lesion: the middle
+
+
+def test_inference_times_fill_the_image_row_of_table_d7():
+    times = image_ad.inference_times(profiles.resolve("smoke"), pairs=[("draem3d", None), ("draem3d", "ssmctb")],
+                                     repeats=1)
+    assert list(times.Block) == ["—", "ssmctb"] and (times["ms per example"] > 0).all()
+    base, with_block = times["ms per example"]
+    assert times["Relative expansion (%)"].iloc[1] == pytest.approx(100 * (with_block - base) / base)
+    row = image_ad.table_d7_image(times)
+    assert set(row.columns) <= set(reported.load_table("D.7").columns)

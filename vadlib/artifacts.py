@@ -210,9 +210,11 @@ def compare(reported_table: pd.DataFrame, reproduced: pd.DataFrame, key_columns:
         out[f"{column} | reproduced"] = produced.astype(float).round(4)
         out[f"{column} | Δ"] = (produced.astype(float) - merged[column]).round(4)
     status = merged["_merge"].map({"both": REPRODUCED, "left_only": NOT_RUN, "right_only": EXTRA}).astype(str)
-    produced = out[[f"{c} | reproduced" for c in numeric]].notna()
+    produced = out[[f"{c} | reproduced" for c in numeric]].notna().to_numpy()
+    printed = out[[f"{c} | reported" for c in numeric]].notna().to_numpy()
     status[(status == REPRODUCED) & ~produced.any(axis=1)] = NOT_RUN
-    status[(status == REPRODUCED) & ~produced.all(axis=1)] = PARTIAL
+    # partly: a number the thesis prints is missing (cells the thesis leaves empty do not count)
+    status[(status == REPRODUCED) & (printed & ~produced).any(axis=1)] = PARTIAL
     out[STATUS_COLUMN] = status
     return out
 

@@ -141,6 +141,7 @@ class ImageAnomalyRun(Experiment):
         host.fit_normal(_images(batch, self.device) for batch in _loader(train_set, schedule.batch_size))
         evaluation = evaluate(host, test_set, self.eval_limit, self.seed, self.device,
                               per_slice=self.host in THREE_D_HOSTS)
+        save_examples(ctx.dir, evaluation.pop("examples"))
         with torch.no_grad():  # scores of the normal training images: the reference of ensembles
             normal_scores = [float(v) for batch in _loader(train_set, 8)
                              for v in self._image_scores(host, _images(batch, self.device))]
@@ -238,13 +239,39 @@ def _subset(labels: np.ndarray, limit: int | None, seed: int) -> np.ndarray:
     return np.sort(picked)
 
 
+EXAMPLES = {"abnormal": 6, "normal": 2}  # test images whose maps a run keeps for the figures
+
+
+def _example_positions(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Positions (in evaluation order) of the test items kept as qualitative examples: up to
+    ``EXAMPLES`` of each class, drawn with ``seed`` so every block variant shows the same images."""
+    rng = np.random.default_rng(seed)
+    picked = [rng.permutation(np.flatnonzero(labels == value))[:EXAMPLES[name]]
+              for name, value in (("abnormal", 1), ("normal", 0))]
+    return np.sort(np.concatenate(picked)).astype(int)
+
+
+def _example_slice(image: torch.Tensor, mask: torch.Tensor | None) -> int:
+    """The slice of a volume (C, D, H, W) to show: the one with the largest lesion, else the middle."""
+    if mask is not None and mask.any():
+        return int(mask.flatten(2).sum(-1).sum(0).argmax()) if mask.dim() == 4 else int(mask.sum((-2, -1)).argmax())
+    return image.shape[1] // 2
+
+
 def evaluate(host, test_set, limit: int | None, seed: int, device: str = "cpu",
              per_slice: bool = False) -> dict[str, Any]:
-    """Detection AUROC and localization AUROC/AP of ``host`` on ``test_set``."""
+    """Detection AUROC and localization AUROC/AP of ``host`` on ``test_set``.
+
+    The result's ``examples`` holds a few test images with their ground truth and anomaly maps
+    (arrays, see :data:`EXAMPLES`) for the qualitative figures; ``run`` stores them beside the results.
+    """
     labels_all = np.array([_label(test_set, i) for i in range(len(test_set))])
     chosen = _subset(labels_all, limit, seed)
+    keep = set(_example_positions(labels_all[chosen], seed).tolist())
     subset = torch.utils.data.Subset(test_set, chosen.tolist())
     scores, labels, maps, masks = [], [], [], []
+    examples: dict[str, list] = {"image": [], "mask": [], "map": [], "score": [], "label": [], "index": []}
+    position = 0
     with torch.no_grad():
         for batch in _loader(subset, 8):
             images = _images(batch, device)
@@ -259,16 +286,67 @@ def evaluate(host, test_set, limit: int | None, seed: int, device: str = "cpu",
             if voxel_maps is not None:
                 maps.append(voxel_maps.cpu().float().numpy())
                 masks.append(batch["mask"].numpy() > 0)
+            for i in range(len(images)):
+                if position + i in keep:
+                    _keep_example(examples, images[i].cpu(), batch.get("mask"), voxel_maps, image_scores,
+                                  i, int(batch["label"][i]), int(chosen[position + i]), per_slice)
+            position += len(images)
     scores_np, labels_np = torch.cat(scores).numpy(), torch.cat(labels).numpy()
     result = {"det_auroc": metrics.image_auroc(labels_np, scores_np), "n_test": int(len(labels_np)),
               "n_abnormal": int(labels_np.sum()), "loc_auroc": None, "loc_ap": None,
-              "scores": [float(v) for v in scores_np], "labels": [int(v) for v in labels_np]}
+              "scores": [float(v) for v in scores_np], "labels": [int(v) for v in labels_np],
+              "examples": {k: np.stack(v) if k in ("image", "mask", "map") and v and v[0] is not None
+                           else np.asarray(v) for k, v in examples.items()}}
     if maps:
         pixel_maps, pixel_masks = np.concatenate(maps), np.concatenate(masks)
         if pixel_masks.any():
             result["loc_auroc"] = metrics.pixel_auroc(pixel_masks, pixel_maps)
             result["loc_ap"] = metrics.pixel_ap(pixel_masks, pixel_maps)
     return result
+
+
+def _keep_example(examples, image, masks, maps, scores, i, label, index, per_slice):
+    """Append item ``i`` of a batch to ``examples`` (a 2D slice for volumes), as compact arrays."""
+    mask = masks[i] if masks is not None else None
+    voxel_map = maps[i].cpu().float() if maps is not None else None
+    score = scores[i]
+    if per_slice:  # (C, D, H, W): show one slice, scored as the host scores slices
+        depth = _example_slice(image, mask)
+        image, score = image[:, depth], score[depth]
+        mask = mask[..., depth, :, :] if mask is not None else None
+        voxel_map = voxel_map[..., depth, :, :] if voxel_map is not None else None
+        label = int(mask.any()) if mask is not None else label
+    examples["image"].append(image.float().numpy().astype(np.float16))
+    examples["mask"].append(None if mask is None else (mask.numpy() > 0).reshape(mask.shape[-2:]))
+    examples["map"].append(None if voxel_map is None else voxel_map.numpy().reshape(voxel_map.shape[-2:]).astype(np.float16))
+    examples["score"].append(float(score))
+    examples["label"].append(label)
+    examples["index"].append(index)
+
+
+def save_examples(directory, examples: dict[str, np.ndarray]) -> None:
+    """Store a run's qualitative examples as ``examples.npz`` in its run directory."""
+    arrays = {k: v for k, v in examples.items() if v.dtype != object}
+    np.savez_compressed(directory / EXAMPLES_FILE, **arrays)
+
+
+def load_examples(config: ImageAnomalyRun) -> dict[str, np.ndarray]:
+    """The qualitative examples of ``config``'s run, running it first if it is not cached.
+
+    Keys: ``image`` (N, C, H, W), ``mask`` and ``map`` (N, H, W; absent for hosts without maps),
+    ``score``, ``label`` and ``index`` (position in the test set), in test-set order.
+    """
+    from vadlib.experiments import execute, run_dir
+    path = run_dir(config) / EXAMPLES_FILE
+    execute(config)
+    if not path.exists():  # a run cached before examples were kept: run it again
+        (run_dir(config) / "results.json").unlink(missing_ok=True)
+        execute(config)
+    with np.load(path) as stored:
+        return {k: stored[k] for k in stored.files}
+
+
+EXAMPLES_FILE = "examples.npz"
 
 
 def _label(dataset, index: int) -> int:
@@ -326,6 +404,19 @@ def run_config(settings, host: str, block: str | None, dataset: str, category: s
 
 METRIC_LABELS = {"det_auroc": "det AUROC", "loc_auroc": "loc AUROC", "loc_ap": "loc AP"}
 HOST_LABELS = {"draem": "DRAEM", "nsa": "NSA", "cutpaste": "CutPaste 3-way", "draem3d": "3D DRAEM"}
+
+
+def model_label(host: str, block: str | None) -> str:
+    """'draem', 'sspcab' → 'DRAEM + SSPCAB' (3D DRAEM's block is the 3D one)."""
+    if not block:
+        return HOST_LABELS[host]
+    return f"{HOST_LABELS[host]} + {'3D ' if host in THREE_D_HOSTS else ''}{block.upper()}"
+
+
+def run_examples(settings, host: str, block: str | None, dataset: str = "mvtec_ad",
+                 category: str = "brats") -> dict[str, np.ndarray]:
+    """The qualitative examples of one table run (the cached run's, or it runs now)."""
+    return load_examples(run_config(settings, host, block, dataset, category))
 
 
 def _column(host: str, block: str | None, metric: str) -> str:
@@ -429,6 +520,57 @@ def brats_table(settings, executor=None):
                           "Localization AUROC": _percent(r["loc_auroc"]),
                           "Localization AP": _percent(r["loc_ap"])}
                          for (label, _, _), r in zip(BRATS_ROWS, results)])
+
+
+def inference_times(settings, pairs=None, batch_size: int = 1, repeats: int = 7):
+    """Inference time per example of the image hosts with and without each block (in ms), and
+    the relative expansion over the same host without a block (in %), on this machine.
+
+    Hosts are built at the profile's model size and input size with random weights (time does not
+    depend on them) and timed on random inputs in alternation (:mod:`vadlib.timing`). One
+    example is one image, or one 16-slice chunk for 3D DRAEM.
+    """
+    import pandas as pd
+
+    from vadlib import timing
+    from vadlib.notebook import resolve_device
+    pairs = pairs or [(h, b) for h in ("draem", "nsa", "cutpaste") for b in BLOCK_KINDS] + [
+        ("draem3d", None), ("draem3d", "ssmctb")]
+    device = resolve_device(settings.device)
+    by_host: dict[str, list] = {}
+    for host, block in pairs:
+        by_host.setdefault(host, []).append(block)
+    rows = []
+    for host, blocks in by_host.items():
+        config = replace(run_config(settings, host, None, "brats" if host in THREE_D_HOSTS else "mvtec_ad", "bottle"),
+                         device=device)
+        channels = 1 if host in THREE_D_HOSTS else 3
+        size = config.image_size
+        shape = (batch_size, 1, 16, size, size) if host in THREE_D_HOSTS else (batch_size, channels, size, size)
+        batch = torch.rand(shape, generator=torch.Generator().manual_seed(0)).to(device)
+        scorers = {}
+        for block in blocks:
+            model = replace(config, block=block).build_host(channels).to(device).eval()
+            with torch.no_grad():
+                model.fit_normal([batch.repeat(2, *([1] * (batch.dim() - 1)))])
+            scorers[block] = model.score_slices if host in THREE_D_HOSTS else model.score
+        measured = timing.ms_per_example_round_robin(scorers, batch, repeats=repeats)
+        for block in blocks:
+            base = measured.get(None)
+            rows.append({"Host": HOST_LABELS[host], "Block": block or "—",
+                         "ms per example": measured[block],
+                         "Relative expansion (%)": None if base is None or block is None
+                         else timing.relative_expansion(measured[block], base)})
+    return pd.DataFrame(rows)
+
+
+def table_d7_image(times):
+    """The image row of Table D.7 (Zavrtanik et al. = DRAEM, timed in 3D with 3D SSMCTB) from
+    :func:`inference_times`."""
+    import pandas as pd
+    three_d = times[times.Host == HOST_LABELS["draem3d"]].set_index("Block")["ms per example"]
+    return pd.DataFrame([{"Method": "Zavrtanik et al. [56]", "Time baseline (ms)": three_d.get("—"),
+                          "Time +3D SSMCTB (ms)": three_d.get("ssmctb")}])
 
 
 def _percent(value):

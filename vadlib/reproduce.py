@@ -152,6 +152,7 @@ def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, job
     parameters = notebook_parameters(settings)
     # kernels run in notebooks/: give them absolute output locations
     os.environ["VADLIB_FIGURES"], os.environ["VADLIB_RUNS"] = str(paths.figures_dir()), str(paths.runs_dir())
+    os.environ["VADLIB_HEADLESS"] = "1"  # no one clicks in a papermill run: explorers draw static figures
     if jobs > 1:
         # parallel kernels share the cores: without a cap each would start one math thread per core
         # and the oversubscribed threads slow every kernel down many times over

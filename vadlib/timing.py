@@ -1,0 +1,52 @@
+"""Inference time per example, measured the way Tables C.6 and D.7 report it.
+
+The papers give milliseconds per example on an RTX 3090 and the relative expansion a block adds
+((with − without) / without). Absolute times depend on the machine; the relative expansion is the
+number to compare. Measurements here: warm-up calls first, then the median of ``repeats`` timed
+calls of a whole batch divided by its size, with CUDA synchronised around each call.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+
+def ms_per_example(fn: Callable[[torch.Tensor], object], batch: torch.Tensor, *, warmup: int = 2,
+                   repeats: int = 7) -> float:
+    """Median wall time of ``fn(batch)`` under ``torch.no_grad()``, in ms per example of ``batch``."""
+    if repeats < 1 or warmup < 0:
+        raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
+    cuda = batch.is_cuda
+    times = []
+    with torch.no_grad():
+        for i in range(warmup + repeats):
+            if cuda:
+                torch.cuda.synchronize()
+            started = time.perf_counter()
+            fn(batch)
+            if cuda:
+                torch.cuda.synchronize()
+            if i >= warmup:
+                times.append(time.perf_counter() - started)
+    return 1000 * statistics.median(times) / len(batch)
+
+
+def ms_per_example_round_robin(fns: dict[str, Callable[[torch.Tensor], object]], batch: torch.Tensor, *,
+                                warmup: int = 2, repeats: int = 7) -> dict[str, float]:
+    """:func:`ms_per_example` of several functions on one batch, timed in alternation (one call of
+    each per round) so that drifts of a noisy machine hit all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            times[name].append(ms_per_example(fn, batch, warmup=warmup, repeats=1))
+        warmup = 0
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def relative_expansion(with_block: float, without: float) -> float:
+    """(with − without) / without, in %: the "relative time expansion" of Table C.6."""
+    return 100 * (with_block - without) / without
