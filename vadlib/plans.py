@@ -15,14 +15,16 @@ from vadlib.experiments import Experiment
 from vadlib.profiles import Settings
 
 Planner = Callable[[Settings], list[Experiment]]
-_PLANNERS: dict[str, Planner] = {}
+_PLANNERS: dict[str, dict[str, Planner]] = {}  # notebook -> planner name -> planner
 # modules whose planners register on import
-PLANNER_MODULES = ("vadlib.image_ad",)
+PLANNER_MODULES = ("vadlib.image_ad", "vadlib.video_ad")
 
 
 def register(notebook_id: str) -> Callable[[Planner], Planner]:
     def decorate(planner: Planner) -> Planner:
-        _PLANNERS[notebook_id] = planner
+        # a notebook may have several planners (e.g. image and video runs); re-registering one
+        # (a module reloaded in a notebook) replaces it
+        _PLANNERS.setdefault(notebook_id, {})[f"{planner.__module__}.{planner.__qualname__}"] = planner
         return planner
     return decorate
 
@@ -30,5 +32,5 @@ def register(notebook_id: str) -> Callable[[Planner], Planner]:
 def planned_runs(notebook_id: str, settings: Settings) -> list[Experiment]:
     for module in PLANNER_MODULES:
         importlib.import_module(module)
-    planner = _PLANNERS.get(notebook_id)
-    return list(planner(settings)) if planner else []
+    planners = _PLANNERS.get(notebook_id, {})
+    return [run for planner in planners.values() for run in planner(settings)]

@@ -56,6 +56,9 @@ KNOBS: Mapping[str, Knob] = MappingProxyType({
     "class_limit": Knob(
         "largest number of classes run per per-class table (MVTec AD: textures and objects "
         "alternate); None = all", 2, None, None, kind=int, minimum=1),
+    "ablation_limit": Knob(
+        "largest number of rows run per ablation table (the printed order, baseline first); "
+        "None = all", 4, None, None, kind=int, minimum=1),
     "num_workers": Knob("data-loader worker processes", 0, 8, 8, kind=int, minimum=0),
     "device": Knob(
         "'auto' (CUDA when present, else CPU), 'cpu', 'cuda' or 'cuda:N'", "auto", "auto", "auto"),

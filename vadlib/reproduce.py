@@ -214,5 +214,7 @@ def plan_summary(rows: Sequence[PlanRow], profile: str) -> str:
         lines.append(f"{r.notebook:<26} {r.runs:>5} {r.distinct:>8} {len(r.checked):>13} {r.gpu_hours:>10.1f}")
         if not r.runs:
             lines.append(f"{'':<26} (presents reported tables only; no experiments registered yet)")
+        for note in dict.fromkeys(c["note"] for c in r.checked if c.get("note")):
+            lines.append(f"{'':<26} needs: {note}")
     lines.append(f"total GPU-hours (estimate): {sum(r.gpu_hours for r in rows):.1f}")
     return "\n".join(lines)

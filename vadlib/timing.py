@@ -16,13 +16,14 @@ import torch
 
 
 def ms_per_example(fn: Callable[[torch.Tensor], object], batch: torch.Tensor, *, warmup: int = 2,
-                   repeats: int = 7) -> float:
-    """Median wall time of ``fn(batch)`` under ``torch.no_grad()``, in ms per example of ``batch``."""
+                   repeats: int = 7, grad: bool = False) -> float:
+    """Median wall time of ``fn(batch)``, in ms per example of ``batch``; under
+    ``torch.no_grad()`` unless ``grad`` (to time training steps)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"need repeats >= 1 and warmup >= 0, got {repeats} and {warmup}")
     cuda = batch.is_cuda
     times = []
-    with torch.no_grad():
+    with torch.set_grad_enabled(grad):
         for i in range(warmup + repeats):
             if cuda:
                 torch.cuda.synchronize()
@@ -35,14 +36,14 @@ def ms_per_example(fn: Callable[[torch.Tensor], object], batch: torch.Tensor, *,
     return 1000 * statistics.median(times) / len(batch)
 
 
-def ms_per_example_round_robin(fns: dict[str, Callable[[torch.Tensor], object]], batch: torch.Tensor, *,
-                                warmup: int = 2, repeats: int = 7) -> dict[str, float]:
+def ms_per_example_round_robin(fns: dict, batch: torch.Tensor, *, warmup: int = 2, repeats: int = 7,
+                                grad: bool = False) -> dict:
     """:func:`ms_per_example` of several functions on one batch, timed in alternation (one call of
     each per round) so that drifts of a noisy machine hit all of them alike."""
     times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
-            times[name].append(ms_per_example(fn, batch, warmup=warmup, repeats=1))
+            times[name].append(ms_per_example(fn, batch, warmup=warmup, repeats=1, grad=grad))
         warmup = 0
     return {name: statistics.median(values) for name, values in times.items()}
 

@@ -1,0 +1,750 @@
+"""Frame-level video anomaly detection with and without the blocks: one cached experiment per
+(host, block, placement, block options, dataset), as in Tables C.1, C.3–C.5, D.2, D.5, D.6, D.8–D.12.
+
+A run trains a video host (:mod:`vadlib.models.video_hosts`) on clips of the normal training
+videos, with SSPCAB or SSMCTB at the host's placement and weighted by its λ, then scores every test
+frame that ends a full window (the first ``window − 1`` frames of a video have no past and are not
+scored, as FFP's evaluation drops them) and reports
+
+* frame AUC, micro and macro (:func:`vadlib.metrics.frame_auc`, macro with the thesis's padding
+  policy for single-class videos);
+* RBDC and TBDC (:func:`vadlib.metrics.rbdc_tbdc`) when the dataset has track annotations
+  (``vad_tracks``): the host's per-pixel error maps are binarised at the 99.9th percentile of the
+  maps of normal training frames (our choice: the papers do not say how maps become regions),
+  each connected component is a region scored by its maximum, boxes are scaled to the original
+  frame size.
+
+``eval_limit`` caps the scored frames per test video by evaluating every s-th frame, with s the
+smallest stride that keeps at most that many, so a capped run still spans each whole video.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vadlib import metrics
+from vadlib.experiments import Experiment, RunContext
+
+BLOCK_KINDS = (None, "sspcab", "ssmctb")
+VIDEO_DATASETS = ("avenue", "shanghaitech", "thermal_rare_event")
+FRAME_SIZE = {"paper": 256, "tiny": 64}  # FFP and MNAD resize frames to 256×256
+MAP_QUANTILE = 0.999  # of normal training maps: the binarisation threshold for regions
+
+
+def _data_module(dataset: str):
+    from vadlib.data import avenue, shanghaitech, thermal
+    modules = {"avenue": avenue, "shanghaitech": shanghaitech, "thermal_rare_event": thermal}
+    if dataset not in modules:
+        raise ValueError(f"dataset must be one of {VIDEO_DATASETS}, got {dataset!r}")
+    return modules[dataset]
+
+
+@dataclass(frozen=True)
+class VideoAnomalyRun(Experiment):
+    """Train ``host`` (± ``block`` at ``position`` with ``block_options``) on ``dataset``, score it."""
+
+    host: str
+    block: str | None
+    dataset: str
+    position: str = "late"
+    block_options: tuple[tuple[str, Any], ...] = ()  # constructor arguments of the block (ablations)
+    host_options: tuple[tuple[str, Any], ...] = ()
+    model_size: str = "tiny"
+    frame_size: int = 64
+    epoch_fraction: float = 0.01
+    max_steps: int | None = 20
+    eval_limit: int | None = 64
+    data_source: str = "synthetic"
+    data_root: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+
+    # ------------------------------------------------------------------ building blocks
+    def _settings(self):
+        from vadlib import profiles
+        return profiles.resolve("smoke", data_source=self.data_source, data_root=self.data_root, seed=0)
+
+    def _root(self):
+        from vadlib.data import dataset_root
+        return dataset_root(self.dataset, self._settings())
+
+    @property
+    def grayscale(self) -> bool:
+        return self.dataset == "thermal_rare_event"
+
+    def build_host(self, **overrides):
+        from vadlib.models.blocks import make_block, replace_layer
+        from vadlib.models.video_hosts import video_host_class
+        if self.block not in BLOCK_KINDS:
+            raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
+        cls = video_host_class(self.host)
+        host = cls(size=self.model_size, in_channels=1 if self.grayscale else 3, seed=self.seed,
+                   **{**dict(self.host_options), **overrides})
+        if self.block:
+            sites = host.sites_for(self.position)
+            for i, site in enumerate(sites):
+                # a tuple value gives one value per site, in the position's order (D.8's "all" row)
+                options = {k: (v[i] if isinstance(v, tuple) else v) for k, v in self.block_options}
+                layer = host.get_submodule(site)
+                replace_layer(host, site, make_block(self.block, layer.out_channels, **options))
+        return host
+
+    def clips(self, root, split: str, window: int, step: int = 1):
+        module = _data_module(self.dataset)
+        return module.clips(root, split, length=window, step=step, resize=self.frame_size,
+                            grayscale=self.grayscale)
+
+    def schedule(self, host_or_class):
+        """The host's official schedule (per dataset where the host distinguishes them)."""
+        import inspect
+        if "dataset" in inspect.signature(host_or_class.schedule).parameters:
+            return host_or_class.schedule(self.model_size, dataset=self.dataset)
+        return host_or_class.schedule(self.model_size)
+
+    def total_steps(self, host, n_train: int, batch_size: int, epochs: int) -> int:
+        """The official epochs × steps per epoch (a pass over the data, or the host's own
+        ``steps_per_epoch`` when its schedule counts iterations), scaled and capped."""
+        per_epoch = getattr(host, "steps_per_epoch", None) or math.ceil(n_train / batch_size)
+        steps = max(1, math.ceil(epochs * self.epoch_fraction * per_epoch))
+        return min(steps, self.max_steps) if self.max_steps else steps
+
+    # ------------------------------------------------------------------ the experiment
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from vadlib.train import endless, train
+        started = time.perf_counter()
+        torch.manual_seed(self.seed)
+        root = self._root()
+        host = self.build_host().to(self.device)
+        schedule = self.schedule(host)
+        train_set = self.clips(root, "train", host.window)
+        loader = _loader(train_set, schedule.batch_size, shuffle=True, seed=self.seed)
+        steps = self.total_steps(host, len(train_set), schedule.batch_size, schedule.epochs)
+        history = train(host, lambda batch: host.training_loss(batch["clip"].to(self.device)),
+                        endless(loader), schedule=schedule, total_steps=steps,
+                        block_weight=host.block_weight if self.block else 0.0, ctx=ctx, device=self.device,
+                        description=f"{self.host} {self.block or ''} {self.dataset}")
+        host.eval()
+        threshold = normal_map_threshold(host, train_set, self.device, self.seed)
+        if hasattr(host, "reset_test_memory"):  # MNAD: start the test videos from the trained memory
+            host.reset_test_memory()
+        scored, regions, examples = score_videos(host, self, root, self.device, threshold)
+        np.savez_compressed(ctx.dir / EXAMPLES_FILE, **{f"maps/{v}": m for v, m in examples.items()})
+        evaluation = evaluate(scored, regions, self.dataset, self.data_source, self.data_root)
+        return {**evaluation, "train_steps": steps, "n_train_clips": len(train_set),
+                "loss_first": history[0]["loss"] if history else None,
+                "loss_last": history[-1]["loss"] if history else None,
+                "map_threshold": threshold, "schedule": schedule.source,
+                "wall_time_s": round(time.perf_counter() - started, 2)}
+
+    def dry_run(self, ctx: RunContext) -> dict[str, Any]:
+        """One training step and one scored clip at this config's sizes on the smoke twin."""
+        from dataclasses import replace
+
+        from vadlib.data import synthetic
+        from vadlib.train import endless, train
+        root = synthetic.generate(self.dataset, size="smoke", seed=0)
+        twin = replace(self, data_source="synthetic")
+        note = None
+        try:
+            host = twin.build_host()
+        except FileNotFoundError as missing:  # pretrained weights (FFP's RAFT) not on this machine:
+            # check everything else with the same architecture, and say what the real run needs
+            host = twin.build_host(flow="random")
+            note = str(missing).splitlines()[0]
+        schedule = twin.schedule(host)
+        train_set = twin.clips(root, "train", host.window)
+        started = time.perf_counter()
+        train(host, lambda batch: host.training_loss(batch["clip"]),
+              endless(_loader(train_set, min(2, schedule.batch_size), shuffle=True)), schedule=schedule,
+              total_steps=1, block_weight=host.block_weight if self.block else 0.0, progress=False)
+        host.eval()
+        batch = next(iter(_loader(twin.clips(root, "test", host.window), 2)))
+        host.frame_evidence(batch["clip"])
+        return {"parameters": sum(p.numel() for p in host.parameters()),
+                "step_time_s": round(time.perf_counter() - started, 3), **({"note": note} if note else {})}
+
+    def dry_run_key(self) -> str:
+        """One dry run per host, block, placement and size: the ablations' block options change
+        the block's arithmetic, not what the host must fit (every ablation row is built by the
+        tests)."""
+        return f"{self.host}/{self.block}/{self.position}/{self.host_options}/" \
+               f"{self.model_size}/{self.frame_size}/{self.dataset == 'thermal_rare_event'}"
+
+    def gpu_hours(self) -> float:
+        """Rough: the official number of steps at ~0.1 s per step on one modern GPU."""
+        from vadlib.models.video_hosts import video_host_class
+        cls = video_host_class(self.host)
+        schedule = self.schedule(cls)
+        n_train = {"avenue": 15328, "shanghaitech": 274515, "thermal_rare_event": 20000}[self.dataset]
+        per_epoch = getattr(cls, "steps_per_epoch", None) or math.ceil(n_train / schedule.batch_size)
+        steps = schedule.epochs * self.epoch_fraction * per_epoch
+        if self.max_steps:
+            steps = min(steps, self.max_steps)
+        return steps * 0.1 / 3600
+
+
+EXAMPLES_FILE = "examples.npz"
+
+
+def load_example_maps(config: VideoAnomalyRun) -> dict[str, np.ndarray]:
+    """video -> (frames, h, w) error maps the run kept (running it first if not cached); the
+    frames are those of the run's ``frame_scores[video]["frames"]``."""
+    from vadlib.experiments import execute, run_dir
+    execute(config)
+    path = run_dir(config) / EXAMPLES_FILE
+    if not path.exists():  # cached before examples were kept
+        (run_dir(config) / "results.json").unlink(missing_ok=True)
+        execute(config)
+    with np.load(path) as stored:
+        return {k.split("/", 1)[1]: stored[k] for k in stored.files}
+
+
+def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
+                                       generator=generator if shuffle else None,
+                                       drop_last=shuffle and len(dataset) >= batch_size)
+
+
+def normal_map_threshold(host, train_set, device: str, seed: int, clips: int = 64) -> float:
+    """The :data:`MAP_QUANTILE` quantile of the host's error maps on up to ``clips`` normal
+    training clips: above it a pixel is unusual for normal video."""
+    rng = np.random.default_rng(seed)
+    chosen = rng.permutation(len(train_set))[:clips].tolist()
+    values = []
+    with torch.no_grad():
+        for batch in _loader(torch.utils.data.Subset(train_set, chosen), 8):
+            _, maps = host.frame_evidence(batch["clip"].to(device))
+            values.append(maps.float().cpu().numpy().ravel())
+    return float(np.quantile(np.concatenate(values), MAP_QUANTILE))
+
+
+EXAMPLE_VIDEOS = 2  # test videos with an anomaly whose maps a run keeps for the explorer
+EXAMPLE_MAP_SIZE = 64  # side of the kept maps (float16)
+
+
+def score_videos(host, config: VideoAnomalyRun, root, device: str, threshold: float | None = None):
+    """Score every test video, one clip per scored frame, aligned on each clip's last frame.
+
+    Returns ``(scored, regions, examples)``: ``scored[video]`` holds the scored frame numbers,
+    labels and frame scores in frame order; ``regions`` the scored regions of all videos
+    (:func:`vadlib.metrics.regions_from_maps` at ``threshold``, boxes in original pixels; empty
+    when ``threshold`` is None); ``examples[video]`` the error maps (downsampled to
+    :data:`EXAMPLE_MAP_SIZE`) of the first :data:`EXAMPLE_VIDEOS` videos with an anomaly. Maps are
+    turned into regions as each video finishes, so memory holds one video's maps at a time.
+    """
+    test_set = config.clips(root, "test", host.window)
+    keep = _strided_positions(test_set.windows, config.eval_limit)
+    subset = torch.utils.data.Subset(test_set, keep.tolist())
+    scored: dict[str, dict[str, Any]] = {}
+    regions: list[pd.DataFrame] = []
+    examples: dict[str, np.ndarray] = {}
+    current: dict[str, Any] | None = None
+
+    def finish(entry):
+        order = np.argsort(entry["frames"], kind="stable")
+        frames, labels = np.asarray(entry["frames"])[order], np.asarray(entry["labels"])[order]
+        parts = {k: np.asarray(v)[order] for k, v in entry["parts"].items()}
+        maps = np.stack(entry["maps"])[order]
+        video = entry["video"]
+        scored[video] = {"frames": frames, "labels": labels, "scores": host.video_scores(parts)}
+        if threshold is not None:
+            regions.append(_regions(video, maps, frames, threshold, _frame_shape(test_set, video)))
+        if labels.any() and len(examples) < EXAMPLE_VIDEOS:
+            examples[video] = _shrink(maps)
+
+    with torch.no_grad():
+        for batch in _loader(subset, 8):
+            parts, maps = host.frame_evidence(batch["clip"].to(device))
+            for i, video in enumerate(batch["video"]):
+                if current is None or current["video"] != video:
+                    if current is not None:
+                        finish(current)
+                    current = {"video": video, "frames": [], "labels": [], "maps": [], "parts": {}}
+                current["frames"].append(int(batch["frames"][i, -1]))
+                current["labels"].append(int(batch["labels"][i, -1]))
+                current["maps"].append(maps[i].float().cpu().numpy())
+                for name, values in parts.items():
+                    current["parts"].setdefault(name, []).append(float(values[i]))
+    if current is not None:
+        finish(current)
+    unscored = sorted(set(test_set.frames.video) - set(scored))
+    if unscored:
+        import warnings
+        warnings.warn(f"{config.dataset}: test videos {', '.join(map(str, unscored))} are shorter than "
+                      f"{config.host}'s window of {host.window} frames and are not scored", stacklevel=2)
+    columns = ["video", "frame", "x1", "y1", "x2", "y2", "score"]
+    found = [r for r in regions if len(r)]
+    return scored, (pd.concat(found, ignore_index=True)[columns] if found else pd.DataFrame(columns=columns)), examples
+
+
+def _regions(video: str, maps: np.ndarray, frames: np.ndarray, threshold: float,
+             frame_shape: tuple[int, int]) -> pd.DataFrame:
+    """Connected regions of one video's maps above ``threshold``, in original frame pixels."""
+    found = metrics.regions_from_maps({video: maps.astype(np.float32)}, threshold)
+    if len(found):
+        height, width = frame_shape
+        sy, sx = height / maps.shape[1], width / maps.shape[2]
+        found["frame"] = frames[found["frame"].to_numpy()]
+        found[["x1", "x2"]] = (found[["x1", "x2"]] * sx).round()
+        found[["y1", "y2"]] = (found[["y1", "y2"]] * sy).round()
+    return found
+
+
+def _shrink(maps: np.ndarray) -> np.ndarray:
+    tensor = torch.from_numpy(maps.astype(np.float32))[:, None]
+    if max(maps.shape[1:]) > EXAMPLE_MAP_SIZE:
+        tensor = torch.nn.functional.adaptive_avg_pool2d(tensor, EXAMPLE_MAP_SIZE)
+    return tensor[:, 0].numpy().astype(np.float16)
+
+
+def _strided_positions(windows: pd.DataFrame, limit: int | None) -> np.ndarray:
+    positions = []
+    for _, group in windows.groupby("video", sort=True):
+        stride = 1 if limit is None else max(1, math.ceil(len(group) / limit))
+        positions.append(group.index.to_numpy()[::stride])
+    return np.concatenate(positions)
+
+
+def _frame_shape(test_set, video: str) -> tuple[int, int]:
+    """(height, width) of the original frames of ``video`` (for scaling boxes back)."""
+    from vadlib.data import video as video_io
+    path = test_set.frames.loc[test_set.frames.video == video, "path"].iloc[0]
+    frame = video_io.read_video_frames(path, 0, 1)[0] if video_io.is_video_file(path) else video_io.read_image(path)
+    return int(frame.shape[0]), int(frame.shape[1])
+
+
+def evaluate(scored: dict[str, dict[str, Any]], regions: pd.DataFrame, dataset: str,
+             data_source: str = "synthetic", data_root: str | None = None) -> dict[str, Any]:
+    """Micro/macro frame AUC, and RBDC/TBDC where track annotations exist."""
+    scores = {v: s["scores"] for v, s in scored.items()}
+    labels = {v: s["labels"] for v, s in scored.items()}
+    result: dict[str, Any] = {
+        "auc_micro": metrics.frame_auc(scores, labels, "micro") if _two_classes(labels) else None,
+        "auc_macro": metrics.frame_auc(scores, labels, "macro"),
+        "rbdc": None, "tbdc": None, "n_frames": int(sum(len(v) for v in labels.values())),
+        "n_abnormal": int(sum(v.sum() for v in labels.values())),
+        "frame_scores": {v: {"frames": s["frames"].tolist(), "scores": [float(x) for x in s["scores"]],
+                             "labels": s["labels"].tolist()} for v, s in scored.items()}}
+    gt = _tracks(dataset, data_source, data_root)
+    if gt is not None:
+        scored_frames = pd.concat([pd.DataFrame({"video": v, "frame": s["frames"]}) for v, s in scored.items()])
+        gt = gt.astype({"video": str}).merge(scored_frames.astype({"video": str}), on=["video", "frame"])
+        if len(gt):  # false positives per scored frame
+            result["rbdc"], result["tbdc"] = metrics.rbdc_tbdc(regions, gt, result["n_frames"])
+    return result
+
+
+def _two_classes(labels: dict[str, np.ndarray]) -> bool:
+    joined = np.concatenate(list(labels.values()))
+    return 0 < joined.sum() < len(joined)
+
+
+def _tracks(dataset: str, data_source: str, data_root: str | None):
+    """RBDC/TBDC ground truth of Avenue / ShanghaiTech from ``vad_tracks``; None if absent."""
+    if dataset not in ("avenue", "shanghaitech"):
+        return None
+    from vadlib import profiles
+    from vadlib.data import DatasetError, dataset_root, vad_tracks
+    try:
+        root = dataset_root("vad_tracks", profiles.resolve("smoke", data_source=data_source, data_root=data_root))
+        return vad_tracks.tracks(root, dataset)
+    except DatasetError:
+        return None
+
+
+# ---------------------------------------------------------------------------------------- plans
+# Which runs each table needs, and how their results fill the printed table's cells.
+
+HOST_LABELS = {"plain_ae": "Plain auto-encoder", "ffp": "FFP", "mnad": "MNAD"}
+METRIC_COLUMNS = {"AUC Micro": "auc_micro", "AUC Macro": "auc_macro", "RBDC": "rbdc", "TBDC": "tbdc",
+                  "Micro AUC": "auc_micro", "Macro AUC": "auc_macro"}
+ATTENTION = {"-": "none", "CA": "ca", "SA": "sa", "CA+SA": "ca+sa", "CA + SA": "ca+sa"}
+LOSSES = {"MAE": "mae", "MSE": "mse", "SSIM": "ssim", "Huber": "huber"}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """The block part of a run: which block, where, with which constructor arguments."""
+
+    block: str | None = None
+    position: str = "late"
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+BASELINE = Variant()
+
+
+def _without_defaults(block: str | None, options: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, Any], ...]:
+    """Drop the options equal to the block's defaults, so that a row spelling out the default
+    (Table C.1's CA r = 8 row) and one leaving it implicit (C.4's "Late") are the same cached run."""
+    if not block:
+        return ()
+    import inspect
+
+    from vadlib.models.blocks import _KINDS
+    parameters = inspect.signature(_KINDS[block]).parameters
+    return tuple(sorted((k, v) for k, v in options if k not in parameters or parameters[k].default != v))
+
+
+def run_config(settings, host: str, dataset: str, variant: Variant = BASELINE) -> VideoAnomalyRun:
+    from vadlib.notebook import resolve_device
+    return VideoAnomalyRun(
+        host=host, block=variant.block, dataset=dataset, position=variant.position,
+        block_options=_without_defaults(variant.block, variant.options), model_size=settings.model_size,
+        frame_size=FRAME_SIZE[settings.model_size], epoch_fraction=settings.epoch_fraction,
+        max_steps=settings.max_steps, eval_limit=settings.eval_limit, data_source=settings.data_source,
+        data_root=str(settings.data_root) if settings.data_root else None, seed=settings.seed,
+        device=resolve_device(settings.device))
+
+
+def _blank(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value).strip() in ("", "-")
+
+
+def _int(value) -> int:
+    return int(float(str(value).strip()))
+
+
+def _side(value) -> int:
+    """'3×3' → 3."""
+    return _int(str(value).split("×")[0])
+
+
+# One function per ablation table: a printed row → the Variant it describes (None: cannot be run).
+def _c1(row) -> Variant | None:
+    if _blank(row["Loss type"]):
+        return BASELINE
+    options = {"loss": LOSSES[row["Loss type"]], "dilation": _int(row["d"]), "kernel_size": _int(row["k'"]),
+               "attention": ATTENTION[row["Attention type"].strip()]}
+    if not _blank(row["r"]):
+        options["reduction"] = _int(row["r"])
+    return Variant("sspcab", "late", tuple(sorted(options.items())))
+
+
+def _c4(row) -> Variant | None:
+    chosen = [name.lower() for name in ("Early", "Middle", "Late") if not _blank(row[name])]
+    return Variant("sspcab", "+".join(chosen)) if chosen else BASELINE
+
+
+def _c5(row) -> Variant | None:
+    if _blank(row["Size of M"]):
+        return BASELINE
+    return Variant("sspcab", "late", (("mask_size", _side(row["Size of M"])),))
+
+
+def _d2(row) -> Variant | None:
+    if _blank(row["Loss"]):
+        return BASELINE
+    attention = "none" if "no attention" in row["Method"] else ATTENTION[str(row["Attention"]).strip()]
+    options = {"loss": LOSSES[row["Loss"]], "dilation": _int(row["d"]), "kernel_size": _int(row["k'"]),
+               "attention": attention}
+    return Variant("ssmctb", "late", tuple(sorted(options.items())))
+
+
+def _d8(row) -> Variant | None:
+    place = str(row["Decoder Conv Block"]).strip()
+    if _blank(place):
+        return BASELINE
+    if place == "all":  # three blocks, d = 4, 3, 1 read as early, middle, late (the printed order)
+        return Variant("ssmctb", "early+middle+late",
+                       (("dilation", tuple(_int(d) for d in str(row["d"]).split(","))),))
+    return Variant("ssmctb", place, (("dilation", _int(row["d"])),))  # MNAD's positions are decoder blocks
+
+
+def _d9(row) -> Variant | None:
+    if _blank(row["Size of M"]):
+        return BASELINE
+    return Variant("ssmctb", "late", (("mask_size", _side(row["Size of M"])),))
+
+
+def _d10(row) -> Variant | None:
+    if _blank(row["d_t"]):
+        return BASELINE
+    return Variant("ssmctb", "late", (("blocks", _int(row["L"])), ("heads", _int(row["H"])),
+                                      ("pooled_size", _side(row["h'×w'"])), ("token_dim", _int(row["d_t"]))))
+
+
+def _d11(row) -> Variant | None:
+    if _blank(row["δ"]):
+        return BASELINE
+    return Variant("ssmctb", "late", (("huber_delta", float(row["δ"])),))
+
+
+def _d12(row) -> Variant | None:
+    if str(row["Method"]).startswith("Park"):
+        return BASELINE
+    if _blank(row["d"]):  # a printed row without its d
+        return None
+    conv = "dilated" if "dilated" in row["Method"] else "masked"
+    return Variant("ssmctb", "late", (("conv", conv), ("dilation", _int(row["d"]))))
+
+
+@dataclass(frozen=True)
+class AblationSpec:
+    table_id: str
+    host: str
+    dataset: str
+    variant_of: Any  # printed row -> Variant | None
+
+
+ABLATIONS = {
+    "C.1": AblationSpec("C.1", "plain_ae", "avenue", _c1),
+    "C.4": AblationSpec("C.4", "plain_ae", "avenue", _c4),
+    "C.5": AblationSpec("C.5", "plain_ae", "avenue", _c5),
+    "D.2": AblationSpec("D.2", "mnad", "avenue", _d2),
+    "D.8": AblationSpec("D.8", "mnad", "avenue", _d8),
+    "D.9": AblationSpec("D.9", "mnad", "avenue", _d9),
+    "D.10": AblationSpec("D.10", "mnad", "avenue", _d10),
+    "D.11": AblationSpec("D.11", "mnad", "avenue", _d11),
+    "D.12": AblationSpec("D.12", "mnad", "avenue", _d12),
+}
+
+
+def _ablation_rows(settings, spec: AblationSpec):
+    """(printed row, its run or None), for the first ``ablation_limit`` printed rows."""
+    from vadlib import reported
+    printed = reported.load_table(spec.table_id)
+    limit = settings.ablation_limit or len(printed)
+    out = []
+    for _, row in printed.head(limit).iterrows():
+        variant = spec.variant_of(row)
+        out.append((row, None if variant is None else run_config(settings, spec.host, spec.dataset, variant)))
+    return out
+
+
+def ablation_runs(settings, table_id: str) -> list[VideoAnomalyRun]:
+    return list(dict.fromkeys(run for _, run in _ablation_rows(settings, ABLATIONS[table_id]) if run))
+
+
+def ablation_table(settings, table_id: str, executor=None) -> pd.DataFrame:
+    """Reproduced rows of an ablation table (in %), keyed by the printed table's label columns;
+    rows beyond ``ablation_limit`` or that cannot be run are left out (shown as not run)."""
+    from vadlib import reported
+    from vadlib.experiments import run_experiments
+    spec = ABLATIONS[table_id]
+    printed = reported.load_table(table_id)
+    keys = reported.info(table_id)["key_columns"]
+    metric_columns = [c for c in printed.columns if c in METRIC_COLUMNS]
+    pairs = [(row, run) for row, run in _ablation_rows(settings, spec) if run is not None]
+    results = dict(zip([run for _, run in pairs], run_experiments(list(dict.fromkeys(r for _, r in pairs)), executor)))
+    rows = []
+    for row, run in pairs:
+        result = results[run]
+        rows.append({**{k: row[k] for k in keys},
+                     **{c: _percent(result[METRIC_COLUMNS[c]]) for c in metric_columns}})
+    return pd.DataFrame(rows, columns=keys + metric_columns)
+
+
+def _percent(value):
+    return None if value is None else 100 * value
+
+
+# Method comparisons: (printed label, host, Variant) per dataset group of columns.
+COMPARISONS = {
+    "C.3": (("Liu et al. [35]", "ffp", BASELINE), ("Liu et al. [35] + SSPCAB", "ffp", Variant("sspcab")),
+            ("Park et al. [21]", "mnad", BASELINE), ("Park et al. [21] + SSPCAB", "mnad", Variant("sspcab"))),
+    "D.6": (("Park et al. [44]", "mnad", BASELINE), ("Park et al. [44] + SSPCAB", "mnad", Variant("sspcab")),
+            ("Park et al. [44] + SSMCTB (Ours)", "mnad", Variant("ssmctb"))),
+}
+COMPARISON_DATASETS = {"C.3": ("avenue", "shanghaitech"), "D.5": ("avenue", "shanghaitech"),
+                       "D.6": ("thermal_rare_event",)}
+DATASET_PREFIX = {"avenue": "Avenue ", "shanghaitech": "ShanghaiTech ", "thermal_rare_event": ""}
+
+
+def _comparison_rows(table_id: str):
+    if table_id != "D.5":
+        return COMPARISONS[table_id]
+    # D.5 prints Liu et al. [42] (FFP) and Park et al. [44] (MNAD) with + SSPCAB and + SSMCTB rows
+    from vadlib import reported
+    labels = list(reported.load_table("D.5").Method)
+    rows = []
+    for host, stem in (("ffp", "Liu et al. [42]"), ("mnad", "Park et al. [44]")):
+        for label in labels:
+            if label == stem:
+                rows.append((label, host, BASELINE))
+            elif label.startswith(stem + " + SSPCAB"):
+                rows.append((label, host, Variant("sspcab")))
+            elif label.startswith(stem + " + SSMCTB"):
+                rows.append((label, host, Variant("ssmctb")))
+    return tuple(rows)
+
+
+CHAPTER5_LABELS = {"Liu et al. [42]": "Liu et al. [16]", "Park et al. [44]": "Park et al. [19]",
+                   " + SSPCAB [54]": " + SSPCAB [24]", " + SSMCTB (Ours)": " + SSMCTB [69]"}
+
+
+def chapter5_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """Table D.5's method labels in Table 5.4's reference numbers (see the 5.4 transcription notes)."""
+    def relabel(label: str) -> str:
+        for old, new in CHAPTER5_LABELS.items():
+            label = label.replace(old, new)
+        return label
+    return frame.assign(Method=frame.Method.map(relabel))
+
+
+def comparison_runs(settings, table_id: str) -> list[VideoAnomalyRun]:
+    return list(dict.fromkeys(run_config(settings, host, dataset, variant)
+                              for _, host, variant in _comparison_rows(table_id)
+                              for dataset in COMPARISON_DATASETS[table_id]))
+
+
+def comparison_table(settings, table_id: str, executor=None) -> pd.DataFrame:
+    """Reproduced rows (in %) of the hosts vadlib has in a method-comparison table (C.3, D.5,
+    D.6); the other methods' rows stay reported-only (marked not run)."""
+    from vadlib import reported
+    from vadlib.experiments import run_experiments
+    printed = reported.load_table(table_id)
+    runs = comparison_runs(settings, table_id)
+    results = dict(zip(runs, run_experiments(runs, executor)))
+    rows = []
+    for label, host, variant in _comparison_rows(table_id):
+        row = {"Method": label}
+        for dataset in COMPARISON_DATASETS[table_id]:
+            result = results[run_config(settings, host, dataset, variant)]
+            for column, key in (("AUC Micro", "auc_micro"), ("AUC Macro", "auc_macro"), ("RBDC", "rbdc"),
+                                ("TBDC", "tbdc")):
+                name = DATASET_PREFIX[dataset] + column
+                if name in printed.columns:
+                    row[name] = _percent(result[key])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _curves(settings, host: str, dataset: str, variants: dict[str, Variant]) -> dict[str, dict]:
+    from vadlib.experiments import execute
+    return {label: execute(run_config(settings, host, dataset, variant))["frame_scores"]
+            for label, variant in variants.items()}
+
+
+def frame_score_curves(settings, host: str, dataset: str, variants: dict[str, Variant], video: str | None = None):
+    """Figs. C.4, C.6–C.9 and D.6–D.9: frame scores of one test video for several variants, with
+    the ground-truth abnormal frames shaded and each curve's AUC on that video in the legend.
+    ``video`` defaults to the first test video with both normal and abnormal frames."""
+    import matplotlib.pyplot as plt
+
+    from vadlib.plots import _score_axes
+    found = _curves(settings, host, dataset, variants)
+    first = next(iter(found.values()))
+    video = video or next((v for v, s in first.items() if 0 < sum(s["labels"]) < len(s["labels"])), next(iter(first)))
+    curves = {}
+    for label, scores in found.items():
+        auc = _video_auc(scores[video])
+        curves[label + (f" (AUC {100 * auc:.1f})" if auc is not None else "")] = scores[video]
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    _score_axes(ax, curves)
+    ax.set_title(f"{dataset} test video {video} (shaded: ground-truth anomaly)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def explorer(settings, host: str, dataset: str, variants: dict[str, Variant]):
+    """:func:`vadlib.plots.video_explorer` on the first kept test video of ``host`` on ``dataset``."""
+    from vadlib.data import dataset_root
+    from vadlib.data import video as video_io
+    from vadlib.plots import video_explorer
+    runs = {label: run_config(settings, host, dataset, variant) for label, variant in variants.items()}
+    maps = {label: load_example_maps(run) for label, run in runs.items()}
+    curves = _curves(settings, host, dataset, variants)
+    video = next(iter(next(iter(maps.values()))))
+    frames = _data_module(dataset).index(dataset_root(dataset, settings), "test")
+    paths = frames[frames.video == video].set_index("frame").path
+
+    def read_frame(number: int) -> np.ndarray:
+        path = paths[number]
+        if video_io.is_video_file(path):
+            return video_io.read_video_frames(path, number, 1)[0]
+        return video_io.read_image(path)
+
+    return video_explorer({label: curves[label][video] for label in variants}, read_frame,
+                          {label: maps[label][video] for label in variants},
+                          title=f"{HOST_LABELS[host]} on {dataset}, test video {video}")
+
+
+def _video_auc(per_video) -> float | None:
+    labels = np.asarray(per_video["labels"])
+    if labels.min() == labels.max():
+        return None
+    return metrics.frame_auc(np.asarray(per_video["scores"]), labels, "micro")
+
+
+def speed(settings, host: str, variants: dict[str, Variant], batch_size: int = 4, repeats: int = 5,
+          dataset: str = "avenue") -> pd.DataFrame:
+    """Training and test speed of ``host`` with each block variant, on this machine.
+
+    Per variant: ms per training clip (host loss + λ · block loss, backward, Adam step) and ms per
+    test frame (``frame_evidence``), both timed in alternation across the variants
+    (:mod:`vadlib.timing`) on random clips at the profile's frame size; clips/s, frames/s and the
+    relative expansion over the variant without a block follow. Table C.6 / D.7 report the test
+    side, per example, on an RTX 3090.
+    """
+    from vadlib import timing
+    from vadlib.models.blocks import block_loss
+    from vadlib.notebook import resolve_device
+    device = resolve_device(settings.device)
+    built, steps, tests = {}, {}, {}
+    for label, variant in variants.items():
+        config = run_config(settings, host, dataset, variant)
+        model = config.build_host().to(device)
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+        built[label] = model
+
+        def step(clips, model=model, optimizer=optimizer, weight=model.block_weight if variant.block else 0.0):
+            loss, _ = model.training_loss(clips)
+            optimizer.zero_grad()
+            (loss + weight * block_loss(model)).backward()
+            optimizer.step()
+
+        steps[label] = step
+        tests[label] = lambda clips, model=model: model.frame_evidence(clips)
+    model = next(iter(built.values()))
+    channels = 1 if dataset == "thermal_rare_event" else 3
+    size = FRAME_SIZE[settings.model_size]
+    clips = torch.rand((batch_size, model.window, channels, size, size),
+                       generator=torch.Generator().manual_seed(0)).to(device)
+    for model in built.values():
+        model.train()
+    train_ms = timing.ms_per_example_round_robin(steps, clips, repeats=repeats, grad=True)
+    for model in built.values():
+        model.eval()
+    test_ms = timing.ms_per_example_round_robin(tests, clips, repeats=repeats)
+    base = next((label for label, v in variants.items() if v.block is None), None)
+    return pd.DataFrame([{
+        "Host": HOST_LABELS[host], "Variant": label, "train ms per clip": train_ms[label],
+        "train clips/s": 1000 / train_ms[label], "test ms per frame": test_ms[label],
+        "test frames/s": 1000 / test_ms[label],
+        "test relative expansion (%)": None if base is None or label == base
+        else timing.relative_expansion(test_ms[label], test_ms[base])} for label in variants])
+
+
+def timing_row(speeds: pd.DataFrame, method: str, columns: dict[str, str],
+               expansion: tuple[str, str] | None = None) -> pd.DataFrame:
+    """One row of Table C.6 / D.7 from :func:`speed`: printed column -> variant label (test ms per
+    frame), plus optionally (printed column, variant) for the relative expansion."""
+    by_variant = speeds.set_index("Variant")
+    row = {"Method": method, **{column: by_variant.loc[label, "test ms per frame"] for column, label in columns.items()}}
+    if expansion:
+        row[expansion[0]] = by_variant.loc[expansion[1], "test relative expansion (%)"]
+    return pd.DataFrame([row])
+
+
+from vadlib.plans import register  # noqa: E402  (planners register at import)
+
+
+@register("03_C_sspcab")
+def plan_sspcab_video(settings) -> list[VideoAnomalyRun]:
+    return [run for table in ("C.1", "C.4", "C.5") for run in ablation_runs(settings, table)] + \
+        comparison_runs(settings, "C.3")
+
+
+@register("04_D_ssmctb")
+def plan_ssmctb_video(settings) -> list[VideoAnomalyRun]:
+    return [run for table in ("D.2", "D.8", "D.9", "D.10", "D.11", "D.12") for run in ablation_runs(settings, table)] + \
+        comparison_runs(settings, "D.5") + comparison_runs(settings, "D.6")
