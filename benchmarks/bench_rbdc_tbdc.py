@@ -105,15 +105,17 @@ def rbdc_tbdc_loop(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1, 
     for i in order:
         v, f, x1, y1, x2, y2, _s = preds[i]
         new = 0
+        overlaps_any = False
         for j in gt_by_frame.get((v, f), ()):
-            if matched[j]:
-                continue
             gx1, gy1, gx2, gy2 = gt_boxes[j]
             iw = min(x2, gx2) - max(x1, gx1) + 1.0
             ih = min(y2, gy2) - max(y1, gy1) + 1.0
             inter = max(iw, 0.0) * max(ih, 0.0)
             union = (x2 - x1 + 1.0) * (y2 - y1 + 1.0) + (gx2 - gx1 + 1.0) * (gy2 - gy1 + 1.0) - inter
             if inter / union >= beta:
+                overlaps_any = True
+                if matched[j]:
+                    continue
                 matched[j] = True
                 new += 1
                 k = gt_track[j]
@@ -123,7 +125,7 @@ def rbdc_tbdc_loop(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1, 
                     n_detected += 1
         if new:
             tp += new
-        else:
+        elif not overlaps_any:  # overlapping only already-matched GT: neither TP nor FP
             fp += 1
         fpr.append(fp / total)
         rbdr.append(tp / n_gt)

@@ -84,8 +84,11 @@ plt.show()
 # with the row's loss, d, k′, r and attention. Frame AUC is micro and macro (macro pads every video
 # with a normal frame scored 0 and an abnormal one scored 1, the authors' convention); RBDC/TBDC
 # come from the error maps binarised at the 99.9th percentile of the maps of normal training frames
-# (our choice; the papers do not say how maps become regions). The smoke profile runs the first
-# rows only (`ablation_limit`); the others are marked not run.
+# (our choice; the papers do not say how maps become regions). RBDC/TBDC need track annotations:
+# ShanghaiTech's are public (`vad_tracks`), Avenue's are not, so on the real Avenue those columns
+# stay empty unless you add tracks (see `data_manifests/vad_tracks.yaml`); the synthetic twin
+# ships its own. The smoke profile runs the first rows only (`ablation_limit`); the others are
+# marked not run.
 
 # %%
 from vadlib import video_ad
@@ -153,8 +156,10 @@ plots.show(view)
 # Where the thesis prints one AUC across the micro and macro columns, it is transcribed under micro
 # with macro left empty. Reproduced rows: future-frame prediction of Liu et al. [35] (U-Net over 4
 # past frames, intensity + gradient + flow + adversarial losses, per-video min–max of PSNR) and
-# Park et al.'s memory-guided model [21] (prediction variant), each with and without SSPCAB at its
-# penultimate convolution. The other methods are shown as printed (not run): they are other
+# Park et al.'s memory-guided model [21] (reconstruction variant: its 82.8 on Avenue is the
+# printed baseline), each with and without SSPCAB at its penultimate convolution. FFP on Avenue
+# uses the official Avenue intensity-loss weight 0.001. Cells the thesis leaves empty stay empty
+# (MNAD does not localise, so it has no RBDC/TBDC there). The other methods are shown as printed (not run): they are other
 # papers' systems, not hosts of this companion. The framework of Georgescu et al. [12] is
 # object-centric (a detector, appearance and motion auto-encoders, adversarial classifiers) and is
 # not reimplemented; its plain auto-encoder stands in only for the ablations.

@@ -65,9 +65,10 @@ display(nb.table("D.1"))
 # %% [markdown]
 # ## Table D.2 — hyperparameters of SSMCTB on Avenue
 #
-# The host is Park et al.'s memory-guided model (MNAD, prediction variant), SSMCTB at the
-# decoder's penultimate convolution with the row's loss, d, k′ and attention ("+SSMC" rows: the
-# masked convolution without attention). Each row is a cached run of `vadlib.video_ad`; the smoke
+# The host is Park et al.'s memory-guided model (MNAD, reconstruction variant: its 82.8 is the
+# printed baseline; learning rate 2e-5 as in Park et al.'s paper, where the official code's
+# default is 2e-4), SSMCTB at the decoder's penultimate convolution with the row's loss, d, k′ and
+# attention ("+SSMC" rows: the masked convolution without attention). Each row is a cached run of `vadlib.video_ad`; the smoke
 # profile runs the first rows only (`ablation_limit`), the rest are marked not run.
 
 # %%
@@ -186,10 +187,11 @@ display(nb.table("D.6", reproduced=d6))
 display(nb.table("5.2", reproduced=d6))
 
 # %% [markdown]
-# ### Frame scores (Figs. D.6–D.9)
+# ### Frame scores (Fig. D.9 and the style of Figs. D.6–D.8)
 #
 # MNAD before and after SSMCTB on one Avenue test video and one Thermal Rare Event test video
-# (the paper's Fig. D.9 shows thermal video 39, a vehicle reversing), ground truth shaded.
+# (the paper's Fig. D.9 shows thermal video 39, a vehicle reversing; Figs. D.6–D.8 show hosts not
+# reimplemented here), ground truth shaded.
 
 # %%
 mnad_variants = {"MNAD (baseline)": video_ad.BASELINE, "MNAD + SSMCTB (ours)": video_ad.Variant("ssmctb")}
@@ -229,12 +231,33 @@ display(image_times.round(2))
 #
 # MNAD + SSMCTB: placement in the decoder and dilation (D.8), masked region size (D.9), transformer
 # size h′×w′, d_t, H, L (D.10), Huber δ (D.11), masked vs dilated convolution (D.12). Each row is a
-# cached run; rows repeating the default configuration share it. D.8's "all" row (three blocks with
-# d = 4, 3, 1) and D.12's row printed without its d are not run. Smoke runs the first rows only.
+# cached run; rows repeating a configuration share it. D.8's "all" row runs three blocks with
+# d = 4, 3, 1, read as early, middle, late; D.12's last d is blank in the thesis and 3 in the
+# journal version, which is used. Smoke runs the first rows only.
 
 # %%
 for table_id in ("D.8", "D.9", "D.10", "D.11", "D.12"):
     display(nb.table(table_id, reproduced=video_ad.ablation_table(nb.settings, table_id)))
+
+# %% [markdown]
+# ### One configuration, three printed numbers
+#
+# MNAD + SSMCTB with the Huber loss, channel attention, k′ = 1 at the default placement appears in
+# Tables D.2, D.8 ("late") and D.12 (masked); only d = 1 prints the same AUC (87.0) in all three.
+# Here each configuration is one cached run, so its reproduced number is the same in every table.
+
+# %%
+def micro_auc_by_d(table_id, rows):
+    """d -> printed micro AUC of the chosen rows of a table."""
+    table = reported.load_table(table_id)
+    chosen = table[rows(table) & table.d.isin(["0", "1", "2", "3"])]
+    return dict(zip(chosen.d.astype(int), chosen["Micro AUC"]))
+
+
+d2_rows = micro_auc_by_d("D.2", lambda t: (t.Loss == "Huber") & (t["k'"] == "1") & (t.Attention == "CA"))
+d8_rows = micro_auc_by_d("D.8", lambda t: t["Decoder Conv Block"] == "late")
+d12_rows = micro_auc_by_d("D.12", lambda t: t.Method.str.contains("masked"))
+display(pd.DataFrame({"Table D.2": d2_rows, "Table D.8 late": d8_rows, "Table D.12 masked": d12_rows}).rename_axis("d"))
 
 # %% [markdown]
 # ## Transcription check

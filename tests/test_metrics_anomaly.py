@@ -188,7 +188,8 @@ def test_rbdc_tbdc_reference_toy_case():
                PRED_COLS)
     assert rbdc_tbdc(pred, gt, 10) == (1.0, 1.0)
     curve = rbdc_tbdc_curves(pred, gt, 10)
-    assert curve["fpr"].iloc[-2] == pytest.approx(0.1) and curve["fpr"].iloc[-1] == 1.0
+    # the larger box overlaps the already-matched GT (IoU 121/441): neither TP nor FP
+    assert curve["fpr"].iloc[-2] == 0.0 and curve["fpr"].iloc[-1] == 1.0
 
 
 A, B = (0, 0, 9, 9), (20, 20, 29, 29)
@@ -245,15 +246,18 @@ def test_one_prediction_matches_several_gt_regions():
     pred = _df([(0, 0, 0, 0, 19, 9, 0.5)], PRED_COLS)  # covers both (IoU 0.5 each)
     c = rbdc_tbdc_curves(pred, gt, 1)
     assert c["rbdr"].iloc[1] == 1.0 and c["tbdr"].iloc[1] == 1.0
-    # a second prediction on an already matched region is a false positive
+    # a second prediction on an already matched region is neither a true nor a false positive
+    # (the AED evaluation script leaves both tp and fp at 0 for it); one overlapping nothing is a FP
     pred2 = pd.concat([pred, _df([(0, 0, 0, 0, 9, 9, 0.4)], PRED_COLS)], ignore_index=True)
-    assert rbdc_tbdc_curves(pred2, gt, 1)["fpr"].iloc[-1] == 1.0
-    assert rbdc_tbdc(pred2, gt, 1) == (1.0, 1.0)
+    assert rbdc_tbdc_curves(pred2, gt, 2)["fpr"].tolist() == [0.0, 0.0, 0.0, 1.0]  # last: appended
+    assert rbdc_tbdc(pred2, gt, 2) == (1.0, 1.0)
+    pred3 = pd.concat([pred2, _df([(0, 0, 50, 50, 59, 59, 0.3)], PRED_COLS)], ignore_index=True)
+    assert rbdc_tbdc_curves(pred3, gt, 2)["fpr"].tolist() == [0.0, 0.0, 0.0, 0.5, 1.0]
 
 
 def test_perfect_detector_and_shuffled_scores():
     # one track per video, so GT regions never overlap (a prediction overlapping two GT regions
-    # matches both, and the second region's own prediction would then count as a false positive)
+    # matches both, and the second region's own prediction would then count for nothing)
     pred, gt, nf = bench.make_case(frames=[300, 200, 150, 120], n_tracks=4, seed=3)
     perfect = gt.assign(score=1.0)[PRED_COLS]
     assert rbdc_tbdc(perfect, gt, nf) == (1.0, 1.0)

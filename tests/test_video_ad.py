@@ -177,3 +177,26 @@ def test_a_test_video_shorter_than_the_window_is_named_not_silently_dropped():
             pytest.warns(UserWarning, match="test videos 03 are shorter than plain_ae's window of 3"):
         scored, _, _ = video_ad.score_videos(_OddFrameHost(), config, root, "cpu")
     assert "03" not in scored and len(scored) == 3
+
+
+def test_regions_scale_back_to_the_pixels_their_map_cells_cover():
+    maps = np.zeros((1, 64, 64), np.float32)
+    maps[0, 10:12, 20:22] = 1.0  # a 2×2 blob of map cells
+    found = video_ad._regions("01", maps, np.array([7]), 0.5, frame_shape=(360, 640))
+    # columns 20..21 of 64 over 640 px are pixels 200..219; rows 10..11 of 64 over 360 px are 56.25..67.5
+    assert found[["frame", "x1", "x2", "y1", "y2"]].values.tolist() == [[7, 200, 219, 56, 67]]
+
+
+def test_tracks_off_by_one_frame_are_reported():
+    frames = np.arange(2, 20)
+    scored = {"01": {"frames": frames, "labels": ((frames >= 10) & (frames <= 12)).astype(int)}}
+    tracks = pd.DataFrame({"video": "01", "track_id": 0, "frame": np.arange(10, 13),
+                           "x1": 0, "y1": 0, "x2": 5, "y2": 5})
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        video_ad.check_tracks_against_labels(tracks, scored)  # aligned: silent
+    with pytest.warns(UserWarning, match=r"shifted by \+1 frame it would be 100 %"):
+        video_ad.check_tracks_against_labels(tracks.assign(frame=tracks.frame - 1), scored)
+    with pytest.warns(UserWarning, match="not scored test videos: 02"):
+        video_ad.check_tracks_against_labels(tracks.assign(video="02"), scored)

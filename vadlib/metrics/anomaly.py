@@ -468,7 +468,9 @@ def rbdc_tbdc_curves(pred: pd.DataFrame, gt: pd.DataFrame, num_frames, alpha=0.1
     2. IoU uses the +1-pixel convention (a box spans ``x2 - x1 + 1`` pixels); a prediction matches
        every *not yet matched* GT region in the same video and frame with IoU >= ``beta``
        (inclusive). It is a true positive if it newly matches >= 1 GT region (each newly matched
-       region counts once; one prediction may match several), otherwise a false positive;
+       region counts once; one prediction may match several); a false positive if it overlaps
+       no GT region of its frame with IoU >= ``beta``; neither when it overlaps only GT regions
+       matched before (as the AED script: ``tp`` and ``fp`` both stay 0 for it);
     3. RBDR = cumulative matched GT regions / total GT regions; FPR = cumulative false positives /
        total number of frames (false positives *per frame*);
     4. TBDR = fraction of GT tracks with ``matched regions / track length >= alpha``;
@@ -559,7 +561,9 @@ def _curves_from_arrays(P, G, total, alpha, beta):
 
     new_tp = np.bincount(first_rank, minlength=n_pred)
     cum_tp = np.cumsum(new_tp)
-    cum_fp = np.cumsum(new_tp == 0)
+    overlaps_gt = np.zeros(n_pred, dtype=bool)  # a prediction on already-matched GT is no FP
+    overlaps_gt[pair_rank] = True
+    cum_fp = np.cumsum(~overlaps_gt)
     rbdr = cum_tp / n_gt
     fpr = cum_fp / total
 

@@ -116,7 +116,7 @@ T 2599, "we keep λ = 0.1", NSA and HF2-VAD being the exceptions).
 Schedule (:meth:`MNAD.schedule`): Adam (β 0.9, 0.999), batch 4, cosine annealing of the lr to 0,
 60 epochs (Ped2 and Avenue; ShanghaiTech 10: ``dataset="shanghaitech"``); lr 2e-4 (prediction) or
 2e-5 (reconstruction). Paper D changed epochs and batch size for Thermal Rare Event without
-giving them. ``size="tiny"``: 2 epochs, otherwise the same.
+giving them. ``size="tiny"``: 20 epochs, otherwise the same.
 """
 
 from __future__ import annotations
@@ -480,7 +480,7 @@ class MNAD(VideoHost):
                  dataset: str | None = None) -> Schedule:
         """Published schedule: Adam, batch 4, cosine annealing, 60 epochs (ShanghaiTech 10), lr
         2e-4 (prediction) / 2e-5 (reconstruction). Called on an instance, ``variant`` defaults to
-        the host's; on the class, to the constructor's default. ``size="tiny"``: 2 epochs."""
+        the host's; on the class, to the constructor's default. ``size="tiny"``: 20 epochs."""
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; sizes: {', '.join(SIZES)}")
         if variant is None:
