@@ -17,7 +17,7 @@ from vadlib.profiles import Settings
 Planner = Callable[[Settings], list[Experiment]]
 _PLANNERS: dict[str, dict[str, Planner]] = {}  # notebook -> planner name -> planner
 # modules whose planners register on import
-PLANNER_MODULES = ("vadlib.image_ad", "vadlib.video_ad")
+PLANNER_MODULES = ("vadlib.image_ad", "vadlib.video_ad", "vadlib.mot_runs")
 
 
 def register(notebook_id: str) -> Callable[[Planner], Planner]:

@@ -1,0 +1,503 @@
+"""Paper A's tracker trained, run and evaluated: one cached experiment per (attention variant,
+training data, evaluation data), as in Tables A.1 and A.3–A.5; test-split submission files for
+Table A.2 (= 2.1).
+
+A run trains :class:`vadlib.models.hrnet_tracker.HRNetTracker` with :func:`vadlib.train.train`,
+then tracks every evaluation sequence frame by frame -- ``model.predict`` (heat-map peaks, boxes,
+128-d embeddings) feeding :class:`vadlib.tracking.Tracker` (JDE/FairMOT association) -- and
+scores the MOTChallenge rows with :func:`vadlib.metrics.tracking.evaluate_mot` (TrackEval: MOTA,
+MOTP, IDF1, IDs, HOTA, MT, ML). The trained weights stay in the run directory (``model.pt``) for
+the test-split submission, the qualitative figures and the frame scrubber.
+
+Data (``train_data`` / ``eval_data``):
+
+* ``"mot17_half"`` / ``"mot17_half_val"``: the first / second half of every MOT17 training
+  sequence (FairMOT's validation protocol; one detector copy, SDP, since the three copies share
+  frames and ground truth), pedestrians only. The ablations (Tables A.3–A.5) were trained "on
+  MOT17 only" (L1543) with no evaluation set stated: this half split is our choice.
+* ``"jde_mixture"``: the JDE/FairMOT training mixture of Table A.1 -- ETH, CityPersons, Caltech,
+  CUHK-SYSU, PRW (JDE list files) plus all of MOT17 (SDP copy) -- identities made unique over
+  sources. ``"mot15_train"``: every MOT15 training sequence, the thesis's validation set (L1484).
+
+Frames are resized to ``input_size`` (H, W) without letterboxing (MOT17's 16:9 frames keep their
+aspect at 1088×608); boxes are scaled back to the original pixels before evaluation. No
+augmentation (JDE's affine and colour jitter are a training-transform detail left out).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from vadlib.experiments import Experiment, RunContext
+
+INPUT_SIZE = {"paper": (608, 1088), "tiny": (96, 160)}  # (H, W); paper: FairMOT's default
+MODEL_FILE = "model.pt"
+EVAL_BENCHMARK = {"mot17_half_val": "MOT17", "mot15_train": "MOT15"}
+TRAIN_DATA = ("mot17_half", "jde_mixture")
+JDE_SOURCES = ("jde_eth", "jde_citypersons", "jde_caltech", "jde_cuhksysu", "jde_prw")
+MOT17_COPY = "SDP"
+
+
+@dataclass(frozen=True)
+class TrackerRun(Experiment):
+    """Train one variant of Paper A's tracker and evaluate it on ``eval_data``."""
+
+    attention: str = "none"  # none | implicit | explicit
+    dense: bool = False
+    gated: bool = True
+    explicit_stage: int = 3
+    train_data: str = "mot17_half"
+    eval_data: str = "mot17_half_val"
+    model_size: str = "tiny"
+    input_size: tuple[int, int] = INPUT_SIZE["tiny"]
+    epoch_fraction: float = 0.01
+    max_steps: int | None = 20
+    eval_limit: int | None = 64
+    data_source: str = "synthetic"
+    data_root: str | None = None
+    seed: int = 0
+    device: str = "cpu"
+
+    # ------------------------------------------------------------------ data
+    def _settings(self):
+        from vadlib import profiles
+        return profiles.resolve("smoke", data_source=self.data_source, data_root=self.data_root, seed=0)
+
+    def _root(self, name: str) -> Path:
+        from vadlib.data import dataset_root
+        return dataset_root(name, self._settings())
+
+    def training_set(self):
+        """(dataset of frames with globally unique identities, number of identities)."""
+        if self.train_data not in TRAIN_DATA:
+            raise ValueError(f"train_data must be one of {TRAIN_DATA}, got {self.train_data!r}")
+        mot17 = _mot17_frames(self._root("mot17"), "train", self.input_size,
+                              half="train" if self.train_data == "mot17_half" else None)
+        if self.train_data == "mot17_half":
+            return mot17, mot17.n_identities
+        from vadlib.data.mot import JDE_LIST_FILES, JDEMixture
+        roots = {name: self._root(name) for name in JDE_SOURCES}
+        parent = next(iter(roots.values())).parent
+        mixture = JDEMixture(parent, {name: roots[name] / JDE_LIST_FILES[name][1] for name in JDE_SOURCES},
+                             resize=self.input_size)
+        offset = mixture.total_identities
+        mot17.identity_offset = offset
+        return torch.utils.data.ConcatDataset([mixture, mot17]), offset + mot17.n_identities
+
+    def evaluation_sequences(self) -> tuple[Path, list[str], str | None]:
+        """(dataset root, sequence names, half) of ``eval_data``."""
+        from vadlib.data import mot
+        if self.eval_data not in EVAL_BENCHMARK:
+            raise ValueError(f"eval_data must be one of {tuple(EVAL_BENCHMARK)}, got {self.eval_data!r}")
+        if self.eval_data == "mot15_train":
+            root = self._root("mot15")
+            return root, list(mot.sequences(root, "train").sequence), None
+        root = self._root("mot17")
+        table = mot.sequences(root, "train")
+        return root, list(table[table.detector == MOT17_COPY].sequence), "val"
+
+    def build_model(self, n_identities: int):
+        from vadlib.models.hrnet_tracker import HRNetTracker
+        return HRNetTracker(size=self.model_size, attention=self.attention, dense=self.dense,
+                            gated=self.gated, explicit_stage=self.explicit_stage,
+                            n_identities=max(3, n_identities), seed=self.seed)
+
+    def schedule(self):
+        from vadlib.models.hrnet_tracker import HRNetTracker
+        return HRNetTracker.schedule(self.model_size, self.attention)
+
+    def total_steps(self, n_train: int, batch_size: int, epochs: int) -> int:
+        steps = max(1, math.ceil(epochs * self.epoch_fraction * math.ceil(n_train / batch_size)))
+        return min(steps, self.max_steps) if self.max_steps else steps
+
+    # ------------------------------------------------------------------ the experiment
+    def run(self, ctx: RunContext) -> dict[str, Any]:
+        from vadlib.train import endless, train
+        started = time.perf_counter()
+        torch.manual_seed(self.seed)
+        train_set, n_identities = self.training_set()
+        model = self.build_model(n_identities).to(self.device)
+        schedule = self.schedule()
+        steps = self.total_steps(len(train_set), schedule.batch_size, schedule.epochs)
+        history = train(model, lambda batch: model.training_loss(_to(batch, self.device)),
+                        endless(_loader(train_set, schedule.batch_size, shuffle=True, seed=self.seed)),
+                        schedule=schedule, total_steps=steps, ctx=ctx, device=self.device,
+                        description=f"HRNet {self.variant_label()}")
+        torch.save(model.state_dict(), ctx.dir / MODEL_FILE)
+        model.eval()
+        root, names, half = self.evaluation_sequences()
+        tracks = {name: track_sequence(model, root, name, self.input_size, half, self.eval_limit, self.device)
+                  for name in names}
+        scores = evaluate(root, tracks, half, EVAL_BENCHMARK[self.eval_data], self.eval_limit)
+        return {**scores, "n_identities": n_identities, "train_frames": len(train_set), "train_steps": steps,
+                "loss_first": history[0]["loss"] if history else None,
+                "loss_last": history[-1]["loss"] if history else None,
+                "parameters": model.parameter_counts(), "schedule": schedule.source,
+                "wall_time_s": round(time.perf_counter() - started, 2)}
+
+    def dry_run(self, ctx: RunContext) -> dict[str, Any]:
+        """One training step and one tracked frame at this config's sizes on the smoke twins."""
+        from dataclasses import replace
+
+        from vadlib.train import endless, train
+        twin = replace(self, data_source="synthetic", data_root=None)
+        train_set, n_identities = twin.training_set()
+        model = twin.build_model(n_identities)
+        started = time.perf_counter()
+        train(model, model.training_loss, endless(_loader(train_set, 2, shuffle=True)), schedule=self.schedule(),
+              total_steps=1, progress=False)
+        root, names, half = twin.evaluation_sequences()
+        track_sequence(model.eval(), root, names[0], self.input_size, half, limit=2, device="cpu")
+        return {"parameters": model.parameter_counts()["network"],
+                "step_time_s": round(time.perf_counter() - started, 3)}
+
+    def dry_run_key(self) -> str:
+        return f"{self.variant_label()}/{self.train_data}/{self.model_size}/{self.input_size}"
+
+    def gpu_hours(self) -> float:
+        """The thesis's own figure: ~60 h (implicit) / ~120 h (explicit) on 2× 1080 Ti for the
+        full mixture (L1515), scaled by the training data size and the epoch fraction."""
+        hours = 2 * (120 if self.attention == "explicit" else 60)  # two GPUs
+        if self.train_data == "mot17_half":
+            hours *= 2650 / 54000  # half of MOT17's 5,316 frames vs the ~54k-image mixture
+        return hours * self.epoch_fraction
+
+    def variant_label(self) -> str:
+        if self.attention == "none":
+            return "plain"
+        if self.attention == "explicit":
+            return f"explicit after stage {self.explicit_stage}"
+        return ("dense" if self.dense else "consecutive") + ("" if self.gated else " ungated")
+
+
+# ------------------------------------------------------------------------------------ helpers
+def _mot17_frames(root: Path, split: str, size, half: str | None):
+    """MOT17 frames of the SDP copies with identities numbered 0.. over (sequence, track)."""
+    from vadlib.data import mot
+    table = mot.sequences(root, split)
+    names = list(table[table.detector == MOT17_COPY].sequence) or list(table.sequence)
+    frames = mot.MOTFrames(root, split, names, resize=size, kind="gt", half=half, pedestrians_only=True)
+    boxes = mot.index(root, split, "gt", names)
+    boxes = boxes[(boxes["conf"] != 0) & (boxes["class"] == 1)]
+    keys = sorted(set(zip(boxes.sequence, boxes["id"].astype(int))))
+    numbering = {key: i for i, key in enumerate(keys)}
+    frames.n_identities = len(numbering)
+    frames.identity_offset = 0
+
+    def global_ids(item):
+        ids = [numbering.get((item["sequence"], int(i)), -1) for i in item["ids"]]
+        item["ids"] = torch.as_tensor([i + frames.identity_offset if i >= 0 else -1 for i in ids],
+                                      dtype=torch.int64)
+        return item
+
+    frames.transform = global_ids
+    return frames
+
+
+def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"image": torch.stack([item["image"] for item in items]),
+            "boxes": [item["boxes"] for item in items], "ids": [item["ids"] for item in items],
+            "box_format": "tlwh"}
+
+
+def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=_collate,
+                                       generator=generator if shuffle else None,
+                                       drop_last=shuffle and len(dataset) >= batch_size)
+
+
+def _to(batch: dict[str, Any], device: str) -> dict[str, Any]:
+    return {**batch, "image": batch["image"].to(device)}
+
+
+def track_sequence(model, root: Path, sequence: str, size, half: str | None = None, limit: int | None = None,
+                   device: str = "cpu", conf_thres: float = 0.4) -> pd.DataFrame:
+    """MOTChallenge rows of ``model`` + :class:`vadlib.tracking.Tracker` on one sequence, in the
+    sequence's original pixels; ``limit`` keeps the first frames only."""
+    from vadlib.data import mot
+    from vadlib.tracking import Tracker
+    frames = mot.MOTFrames(root, "train" if (root / "train" / sequence).is_dir() else "test", [sequence],
+                           resize=size, kind=None, half=half)
+    rate = int(mot.sequences(root, "train" if (root / "train" / sequence).is_dir() else "test")
+               .set_index("sequence").loc[sequence, "frameRate"])
+    tracker = Tracker(frame_rate=rate, conf_thres=conf_thres)
+    rows = []
+    count = len(frames) if limit is None else min(limit, len(frames))
+    for position in range(count):
+        item = frames[position]
+        height, width = item["orig_size"]
+        scale = torch.tensor([width / size[1], height / size[0]] * 2)
+        found = model.predict(item["image"][None].to(device), conf_thres=conf_thres)[0]
+        boxes = found["boxes"].cpu() * scale  # tlbr in original pixels
+        tlwh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1).numpy()
+        for out in tracker.update(tlwh, found["scores"].cpu().numpy(), found["embeddings"].cpu().numpy(),
+                                  frame=item["frame"]):
+            rows.append((item["frame"], out.track_id, *out.tlwh, out.score, -1, -1, -1))
+    columns = ["frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf", "x", "y", "z"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def evaluated_frames(root: Path, sequence: str, half: str | None, limit: int | None) -> list[int]:
+    """The frame numbers a run tracks and scores in ``sequence``: its half (or all), the first
+    ``limit`` of them."""
+    from vadlib.data import mot
+    split = "train" if (root / "train" / sequence).is_dir() else "test"
+    seq_length = int(mot.sequences(root, split).set_index("sequence").loc[sequence, "seqLength"])
+    frames = mot.half_split(seq_length)[1] if half == "val" else list(range(1, seq_length + 1))
+    return frames if limit is None else frames[:limit]
+
+
+def evaluate(root: Path, tracks: dict[str, pd.DataFrame], half: str | None, benchmark: str,
+             limit: int | None = None) -> dict[str, Any]:
+    """TrackEval metrics (ratios in %, counts as counts) of ``tracks`` against the ground truth of
+    the frames that were tracked: COMBINED over sequences, plus each sequence's."""
+    from vadlib.data import mot
+    from vadlib.metrics.tracking import evaluate_mot
+    gts, preds, lengths = {}, {}, {}
+    for sequence, pred in tracks.items():
+        frames = evaluated_frames(root, sequence, half, limit)
+        gt = mot.index(root, "train", "gt", [sequence])
+        gt = gt[gt.frame.isin(frames)].copy()
+        shift = frames[0] - 1  # TrackEval numbers frames 1..n
+        gt["frame"] -= shift
+        shifted = pred.assign(frame=pred.frame - shift)
+        gts[sequence] = gt[["frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf", "class", "visibility"]]
+        preds[sequence], lengths[sequence] = shifted, len(frames)
+    table = evaluate_mot(gts, preds, benchmark, seq_lengths=lengths, percent=True)
+    return {"metrics": {k: float(v) for k, v in table.loc["COMBINED"].items()},
+            "per_sequence": {s: {k: float(v) for k, v in table.loc[s].items()} for s in tracks}}
+
+
+def load_model(config: TrackerRun):
+    """The trained model of ``config`` (running it first if not cached), in eval mode, on CPU."""
+    from vadlib.experiments import execute, run_dir
+    results = execute(config)
+    path = run_dir(config) / MODEL_FILE
+    if not path.exists():
+        (run_dir(config) / "results.json").unlink(missing_ok=True)
+        results = execute(config)
+    model = config.build_model(results["n_identities"])
+    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+# ---------------------------------------------------------------------------------------- plans
+PLAIN = {"attention": "none"}
+IMPLICIT = {"attention": "implicit"}
+DENSE = {"attention": "implicit", "dense": True}
+EXPLICIT = {"attention": "explicit", "explicit_stage": 3}
+
+#: printed row label -> model options, per ablation table (trained on MOT17, Tables A.3–A.5)
+ABLATION_ROWS = {
+    "A.3": (("HRNet", PLAIN),
+            ("Ours(Implicit) + dense-connections + without attention-gates", {**DENSE, "gated": False}),
+            ("Ours(Implicit) + dense-connections + with attention-gates", DENSE)),
+    "A.4": (("HRNet", PLAIN), ("Ours(Implicit) + dense-connections", DENSE),
+            ("Ours(Implicit) + consecutive-stages", IMPLICIT)),
+    "A.5": (("HRNet", PLAIN),) + tuple((f"Ours(Explicit) + Stage {s}", {"attention": "explicit", "explicit_stage": s})
+                                       for s in (1, 2, 3)),
+}
+#: Table A.1 / A.2: the two proposed trackers, trained on the JDE mixture
+PROPOSED = (("Ours(Implicit)", IMPLICIT), ("Ours(Explicit)", EXPLICIT))
+
+
+def run_config(settings, options: dict[str, Any], train_data: str = "mot17_half",
+               eval_data: str = "mot17_half_val") -> TrackerRun:
+    from vadlib.notebook import resolve_device
+    return TrackerRun(**options, train_data=train_data, eval_data=eval_data, model_size=settings.model_size,
+                      input_size=INPUT_SIZE[settings.model_size], epoch_fraction=settings.epoch_fraction,
+                      max_steps=settings.max_steps, eval_limit=settings.eval_limit,
+                      data_source=settings.data_source,
+                      data_root=str(settings.data_root) if settings.data_root else None,
+                      seed=settings.seed, device=resolve_device(settings.device))
+
+
+def ablation_runs(settings, table_id: str) -> list[TrackerRun]:
+    return list(dict.fromkeys(run_config(settings, options) for _, options in ABLATION_ROWS[table_id]))
+
+
+def proposed_runs(settings) -> list[TrackerRun]:
+    return [run_config(settings, options, "jde_mixture", "mot15_train") for _, options in PROPOSED]
+
+
+def ablation_table(settings, table_id: str, executor=None) -> pd.DataFrame:
+    """Reproduced MOTA and IDF1 (%) of Tables A.3–A.5 on the MOT17 half-split validation."""
+    from vadlib.experiments import run_experiments
+    rows = ABLATION_ROWS[table_id]
+    runs = [run_config(settings, options) for _, options in rows]
+    results = dict(zip(runs, run_experiments(list(dict.fromkeys(runs)), executor)))
+    return pd.DataFrame([{"Backbone": label, "MOTA": results[run]["metrics"]["MOTA"],
+                          "IDF1": results[run]["metrics"]["IDF1"]} for (label, _), run in zip(rows, runs)])
+
+
+def table_a1(settings, executor=None) -> pd.DataFrame:
+    """Reproduced rows of Table A.1: the proposed trackers on MOT15 train (MOTA, IDF1 in %, IDs)."""
+    from vadlib.experiments import run_experiments
+    results = run_experiments(proposed_runs(settings), executor)
+    return pd.DataFrame([{"Tracker": label, "Ref": "", "MOTA": r["metrics"]["MOTA"], "IDF1": r["metrics"]["IDF1"],
+                          "IDs": r["metrics"]["IDSW"]} for (label, _), r in zip(PROPOSED, results)])
+
+
+def detail_table(settings, runs: dict[str, TrackerRun]) -> pd.DataFrame:
+    """Every TrackEval summary metric of some runs (the columns the printed tables leave out)."""
+    from vadlib.experiments import run_experiments
+    results = run_experiments(list(runs.values()))
+    columns = ["MOTA", "MOTP", "IDF1", "IDSW", "HOTA", "DetA", "AssA", "MT", "ML", "FP", "FN"]
+    return pd.DataFrame([{"run": label, **{c: r["metrics"].get(c) for c in columns}}
+                         for label, r in zip(runs, results)]).set_index("run")
+
+
+def write_submission(config: TrackerRun, benchmark: str, directory: Path) -> list[Path]:
+    """MOTChallenge submission files of ``config``'s trained model on ``benchmark``'s test split
+    (MOT16 or MOT17; MOT17 tracks one detector copy per video and writes the same rows under the
+    three copies' names, as FairMOT does): ``directory/<sequence>.txt``. The numbers of Table A.2
+    come from uploading these to motchallenge.net."""
+    from vadlib.data import mot
+    from vadlib.metrics.tracking import write_mot
+    if benchmark not in ("MOT16", "MOT17"):
+        raise ValueError(f"benchmark must be 'MOT16' or 'MOT17' (Table A.2), got {benchmark!r}")
+    model = load_model(config)
+    root = config._root(benchmark.lower())
+    table = mot.sequences(root, "test")
+    written = []
+    for video, copies in table.groupby(table.video if "video" in table else table.sequence):
+        rows = track_sequence(model, root, copies.sequence.iloc[0], config.input_size, None, None, "cpu")
+        for sequence in copies.sequence:
+            written.append(write_mot(rows, Path(directory) / f"{sequence}.txt"))
+    return written
+
+
+def oracle_tracking(settings, sequence_limit: int = 3, noise: float = 2.0, drop: float = 0.1,
+                    seed: int = 0) -> tuple[pd.DataFrame, dict[str, pd.DataFrame]]:
+    """The association alone on the MOT17 half-split validation: ground-truth boxes with Gaussian
+    noise (``noise`` px) and a fraction ``drop`` removed, one fixed random embedding per identity
+    (plus noise), through :class:`vadlib.tracking.Tracker`. Shows what the tracker does when the
+    detector is perfect; returns (TrackEval summary per sequence, tracks)."""
+    from vadlib.data import dataset_root, mot
+    from vadlib.tracking import track_sequence as associate
+    root = dataset_root("mot17", settings)
+    table = mot.sequences(root, "train")
+    names = list(table[table.detector == MOT17_COPY].sequence)[:sequence_limit]
+    rng = np.random.default_rng(seed)
+    tracks = {}
+    for name in names:
+        frames = evaluated_frames(root, name, "val", None)
+        gt = mot.index(root, "train", "gt", [name])
+        gt = gt[gt.frame.isin(frames) & (gt["conf"] != 0) & (gt["class"] == 1)]
+        identity = {i: v / np.linalg.norm(v) for i, v in ((i, rng.normal(size=128)) for i in gt["id"].unique())}
+
+        def detections():
+            for frame in frames:
+                rows = gt[gt.frame == frame]
+                rows = rows[rng.random(len(rows)) >= drop]
+                boxes = rows[["bb_left", "bb_top", "bb_width", "bb_height"]].to_numpy(float)
+                boxes = boxes + rng.normal(0, noise, boxes.shape)
+                boxes[:, 2:] = np.maximum(boxes[:, 2:], 1.0)
+                emb = np.stack([identity[i] + rng.normal(0, 0.1 / np.sqrt(128), 128) for i in rows["id"]]) if len(rows) else np.zeros((0, 128))
+                emb = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+                yield frame, boxes, np.ones(len(rows)), emb
+
+        rate = int(table.set_index("sequence").loc[name, "frameRate"])
+        tracks[name] = associate(detections(), frame_rate=rate, min_box_area=0)
+    summary = evaluate(root, tracks, "val", "MOT17")
+    frame = pd.DataFrame(summary["per_sequence"]).T
+    frame.loc["COMBINED"] = summary["metrics"]
+    return frame[["MOTA", "IDF1", "IDSW", "HOTA", "MT", "ML"]], tracks
+
+
+def tracked_frames_figure(root: Path, sequence: str, rows: pd.DataFrame, frames: list[int], title: str = ""):
+    """Fig. A.5 style: frames of a sequence with the tracked boxes, coloured and labelled by id."""
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from vadlib.data import mot
+    paths = mot.frames(root, "train" if (root / "train" / sequence).is_dir() else "test", [sequence]).set_index("frame").path
+    fig, axes = plt.subplots(1, len(frames), figsize=(3.4 * len(frames), 2.6), squeeze=False)
+    colours = plt.get_cmap("tab20")
+    for ax, frame in zip(axes[0], frames):
+        from vadlib.data.video import read_image
+        ax.imshow(read_image(paths[frame]))
+        for row in rows[rows.frame == frame].itertuples():
+            colour = colours(int(row.id) % 20)
+            ax.add_patch(Rectangle((row.bb_left, row.bb_top), row.bb_width, row.bb_height, fill=False,
+                                   edgecolor=colour, lw=1.5))
+            ax.text(row.bb_left, row.bb_top - 2, str(int(row.id)), color=colour, fontsize=7, va="bottom")
+        ax.set_title(f"frame {frame}", fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def tracked_animation(root: Path, sequence: str, rows: pd.DataFrame, frames: list[int], fps: int = 8):
+    """An animation of the tracked sequence (matplotlib ``FuncAnimation``; ``.to_jshtml()`` in
+    a notebook, ``.save(path, writer="pillow")`` for a GIF)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.animation import FuncAnimation
+    from matplotlib.patches import Rectangle
+
+    from vadlib.data import mot
+    from vadlib.data.video import read_image
+    paths = mot.frames(root, "train", [sequence]).set_index("frame").path
+    colours = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(5, 3.2))
+    image = ax.imshow(read_image(paths[frames[0]]))
+    ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+    artists: list = []
+
+    def draw(frame):
+        for artist in artists:
+            artist.remove()
+        artists.clear()
+        image.set_data(read_image(paths[frame]))
+        for row in rows[rows.frame == frame].itertuples():
+            colour = colours(int(row.id) % 20)
+            artists.append(ax.add_patch(Rectangle((row.bb_left, row.bb_top), row.bb_width, row.bb_height,
+                                                  fill=False, edgecolor=colour, lw=1.5)))
+            artists.append(ax.text(row.bb_left, row.bb_top - 2, str(int(row.id)), color=colour, fontsize=7))
+        ax.set_title(f"{sequence} frame {frame}", fontsize=9)
+        return [image, *artists]
+
+    animation = FuncAnimation(fig, draw, frames=frames, interval=1000 / fps, blit=False)
+    plt.close(fig)
+    return animation
+
+
+def frame_scrubber(root: Path, sequence: str, rows: pd.DataFrame, frames: list[int]):
+    """An ipywidgets slider over the tracked frames (a static strip of frames when headless)."""
+    from vadlib import plots
+    if not plots.interactive():
+        chosen = [frames[i] for i in np.linspace(0, len(frames) - 1, 4).round().astype(int)]
+        return tracked_frames_figure(root, sequence, rows, chosen, title=f"{sequence} (static view)")
+    import ipywidgets as widgets
+    import matplotlib.pyplot as plt
+    slider = widgets.SelectionSlider(options=frames, description="frame", continuous_update=False)
+    output = widgets.Output()
+
+    def draw(*_):
+        with output:
+            output.clear_output(wait=True)
+            tracked_frames_figure(root, sequence, rows, [slider.value])
+            plt.show()
+
+    slider.observe(draw, names="value")
+    draw()
+    return widgets.VBox([slider, output])
+
+
+from vadlib.plans import register  # noqa: E402  (planners register at import)
+
+
+@register("01_A_attention_tracker")
+def plan_tracker(settings) -> list[TrackerRun]:
+    return list(dict.fromkeys(proposed_runs(settings) + [run for t in ABLATION_ROWS for run in ablation_runs(settings, t)]))
