@@ -82,3 +82,18 @@ def test_timing_measures_per_example_and_rejects_bad_settings():
     assert timing.relative_expansion(2.4, 2.1) == pytest.approx(14.2857, abs=1e-3)  # Table C.6
     with pytest.raises(ValueError, match="repeats"):
         timing.ms_per_example(lambda batch: None, torch.zeros(1), repeats=0)
+
+
+def test_measurements_are_made_once_and_then_read_from_the_cache(monkeypatch):
+    import sys
+    import types
+
+    import pandas as pd
+    calls = []
+    module = types.ModuleType("fake_timings")
+    module.times = lambda size: (calls.append(size), pd.DataFrame({"variant": ["a", "b"], "ms": [1.5, 2.25]}))[1]
+    monkeypatch.setitem(sys.modules, "fake_timings", module)
+    first = timing.measured("fake_timings:times", size="tiny")
+    again = timing.measured("fake_timings:times", size="tiny")
+    other = timing.measured("fake_timings:times", size="paper")
+    assert calls == ["tiny", "paper"] and first.equals(again) and other.ms.tolist() == [1.5, 2.25]

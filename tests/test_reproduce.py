@@ -40,11 +40,17 @@ def test_dry_run_prints_the_plan_and_checks_each_model_once():
     assert "plan for profile 'smoke'" in result.stdout and "GPU-hours" in result.stdout
     assert all(entry.stem in result.stdout for entry in catalog.NOTEBOOKS)
     rows = {line.split()[0]: line.split()[1:4] for line in result.stdout.splitlines()
-            if line.startswith(("03_", "04_"))}
+            if line.startswith(("01_", "03_", "04_"))}
+    # A: 9 variants (A.4's dense row is A.3's), each its own model
+    assert rows["01_A_attention_tracker"] == ["9", "9", "9"]
     # C.2 on two classes: DRAEM ± SSPCAB and five CutPaste seeds ± SSPCAB = 24 runs, 4 models;
-    # D: DRAEM and NSA × 3 on two classes + 8 BraTS runs; DRAEM ± SSPCAB was checked for 03
-    assert rows["03_C_sspcab"] == ["24", "4", "4"]
-    assert rows["04_D_ssmctb"] == ["20", "12", "12"]
+    # video (ablation_limit 4): C.1 4 + C.4 3 new + C.5 1 new + C.3 FFP/MNAD ± SSPCAB × 2 sets 8
+    # = 16 runs; models: plain AE none/late/early/middle, FFP ± block × (Avenue's own λ_int or
+    # not), MNAD ± block = 10
+    assert rows["03_C_sspcab"] == ["40", "14", "14"]
+    # D.3/D.4: DRAEM and NSA × 3 on two classes + 8 BraTS = 20 runs, 12 models (DRAEM ± SSPCAB
+    # checked for 03); video: the ablations' and comparisons' distinct runs, 7 new models
+    assert rows["04_D_ssmctb"] == ["50", "19", "19"]
 
 
 def _toy_notebook(directory, stem, failing):

@@ -564,6 +564,20 @@ def inference_times(settings, pairs=None, batch_size: int = 1, repeats: int = 7)
     return pd.DataFrame(rows)
 
 
+def measured_inference_times(settings):
+    """:func:`inference_times` at the profile's model size on its device, measured once and
+    cached (:class:`vadlib.timing.Measurement`), so reruns reproduce the same table."""
+    from vadlib import timing
+    from vadlib.notebook import resolve_device
+    return timing.measured("vadlib.image_ad:_inference_times_at", model_size=settings.model_size,
+                           device=resolve_device(settings.device))
+
+
+def _inference_times_at(model_size: str, device: str):
+    from vadlib import profiles
+    return inference_times(profiles.resolve("smoke", model_size=model_size, device=device))
+
+
 def table_d7_image(times):
     """The image row of Table D.7 (Zavrtanik et al. = DRAEM, timed in 3D with 3D SSMCTB) from
     :func:`inference_times`."""

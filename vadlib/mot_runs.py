@@ -163,12 +163,14 @@ class TrackerRun(Experiment):
         return f"{self.variant_label()}/{self.train_data}/{self.model_size}/{self.input_size}"
 
     def gpu_hours(self) -> float:
-        """The thesis's own figure: ~60 h (implicit) / ~120 h (explicit) on 2× 1080 Ti for the
-        full mixture (L1515), scaled by the training data size and the epoch fraction."""
-        hours = 2 * (120 if self.attention == "explicit" else 60)  # two GPUs
-        if self.train_data == "mot17_half":
-            hours *= 2650 / 54000  # half of MOT17's 5,316 frames vs the ~54k-image mixture
-        return hours * self.epoch_fraction
+        """From the thesis's own figure: ~60 h (implicit, 60 epochs, batch 16) / ~120 h (explicit,
+        100 epochs, batch 8) on 2× 1080 Ti for the ~54k-image mixture (L1515), i.e. a GPU-time per
+        step, times the steps this config runs (data size, epoch fraction, ``max_steps``)."""
+        schedule = self.schedule()
+        images = 54000 if self.train_data == "jde_mixture" else 2650  # MOT17 half: 5,316 / 2 frames
+        full_steps = schedule.epochs * math.ceil(54000 / schedule.batch_size)
+        per_step = 2 * (120 if self.attention == "explicit" else 60) / full_steps  # two GPUs
+        return per_step * self.total_steps(images, schedule.batch_size, schedule.epochs)
 
     def variant_label(self) -> str:
         if self.attention == "none":

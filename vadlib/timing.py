@@ -8,11 +8,16 @@ calls of a whole batch divided by its size, with CUDA synchronised around each c
 
 from __future__ import annotations
 
+import importlib
+import json
 import statistics
 import time
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable
 
 import torch
+
+from vadlib.experiments import Experiment
 
 
 def ms_per_example(fn: Callable[[torch.Tensor], object], batch: torch.Tensor, *, warmup: int = 2,
@@ -51,3 +56,34 @@ def ms_per_example_round_robin(fns: dict, batch: torch.Tensor, *, warmup: int = 
 def relative_expansion(with_block: float, without: float) -> float:
     """(with − without) / without, in %: the "relative time expansion" of Table C.6."""
     return 100 * (with_block - without) / without
+
+
+@dataclass(frozen=True)
+class Measurement(Experiment):
+    """A speed measurement made once and cached like a training run.
+
+    Timings change from run to run; caching them makes a rerun of a notebook write the same
+    tables byte for byte, like every other cached result. ``function`` ("module:name") returns a
+    DataFrame and is called with the keyword ``arguments`` (canonical JSON). To measure again,
+    delete the run's directory (``vadlib.experiments.run_dir(config)``).
+    """
+
+    function: str
+    arguments: str
+
+    def run(self, ctx) -> dict[str, Any]:
+        module, _, name = self.function.partition(":")
+        frame = getattr(importlib.import_module(module), name)(**json.loads(self.arguments))
+        return {"rows": json.loads(frame.to_json(orient="records"))}
+
+    def dry_run(self, ctx) -> dict[str, Any]:
+        return {}
+
+
+def measured(function: str, **arguments) -> "pd.DataFrame":
+    """The DataFrame of ``function(**arguments)``, from the cache after the first call."""
+    import pandas as pd
+
+    from vadlib.experiments import execute
+    config = Measurement(function, json.dumps(arguments, sort_keys=True))
+    return pd.DataFrame(execute(config)["rows"])

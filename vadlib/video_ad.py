@@ -762,6 +762,24 @@ def speed(settings, host: str, variants: dict[str, Variant], batch_size: int = 4
         else timing.relative_expansion(test_ms[label], test_ms[base])} for label in variants])
 
 
+def measured_speed(settings, host: str, variants: dict[str, Variant]) -> pd.DataFrame:
+    """:func:`speed` at the profile's model size on its device, measured once and cached
+    (:class:`vadlib.timing.Measurement`), so reruns reproduce the same tables."""
+    from vadlib import timing
+    from vadlib.notebook import resolve_device
+    return timing.measured("vadlib.video_ad:_speed_at", model_size=settings.model_size,
+                           device=resolve_device(settings.device), host=host,
+                           variants={label: [v.block, v.position, [list(o) for o in v.options]]
+                                     for label, v in variants.items()})
+
+
+def _speed_at(model_size: str, device: str, host: str, variants: dict[str, list]) -> pd.DataFrame:
+    from vadlib import profiles
+    settings = profiles.resolve("smoke", model_size=model_size, device=device)
+    return speed(settings, host, {label: Variant(block, position, tuple(tuple(o) for o in options))
+                                  for label, (block, position, options) in variants.items()})
+
+
 def timing_row(speeds: pd.DataFrame, method: str, columns: dict[str, str],
                expansion: tuple[str, str] | None = None) -> pd.DataFrame:
     """One row of Table C.6 / D.7 from :func:`speed`: printed column -> variant label (test ms per
@@ -778,11 +796,11 @@ from vadlib.plans import register  # noqa: E402  (planners register at import)
 
 @register("03_C_sspcab")
 def plan_sspcab_video(settings) -> list[VideoAnomalyRun]:
-    return [run for table in ("C.1", "C.4", "C.5") for run in ablation_runs(settings, table)] + \
-        comparison_runs(settings, "C.3")
+    runs = [run for table in ("C.1", "C.4", "C.5") for run in ablation_runs(settings, table)]
+    return list(dict.fromkeys(runs + comparison_runs(settings, "C.3")))
 
 
 @register("04_D_ssmctb")
 def plan_ssmctb_video(settings) -> list[VideoAnomalyRun]:
-    return [run for table in ("D.2", "D.8", "D.9", "D.10", "D.11", "D.12") for run in ablation_runs(settings, table)] + \
-        comparison_runs(settings, "D.5") + comparison_runs(settings, "D.6")
+    runs = [run for table in ("D.2", "D.8", "D.9", "D.10", "D.11", "D.12") for run in ablation_runs(settings, table)]
+    return list(dict.fromkeys(runs + comparison_runs(settings, "D.5") + comparison_runs(settings, "D.6")))
