@@ -28,20 +28,31 @@ def make_optimizer(model: nn.Module, schedule: Schedule, total_steps: int):
     fractions of ``total_steps`` (so a shortened schedule keeps the official shape)."""
     parameters = [p for p in model.parameters() if p.requires_grad]
     if schedule.optimizer == "adam":
-        optimizer = torch.optim.Adam(parameters, lr=schedule.lr, weight_decay=schedule.weight_decay)
+        optimizer = torch.optim.Adam(parameters, lr=schedule.lr, betas=schedule.betas,
+                                     weight_decay=schedule.weight_decay)
+    elif schedule.optimizer == "adamw":
+        # no weight decay on biases and normalisation weights (1-d tensors), as MAE/timm do
+        groups = [{"params": [p for p in parameters if p.ndim > 1], "weight_decay": schedule.weight_decay},
+                  {"params": [p for p in parameters if p.ndim <= 1], "weight_decay": 0.0}]
+        optimizer = torch.optim.AdamW([g for g in groups if g["params"]], lr=schedule.lr, betas=schedule.betas)
     elif schedule.optimizer == "sgd":
         optimizer = torch.optim.SGD(parameters, lr=schedule.lr, momentum=schedule.momentum,
                                     weight_decay=schedule.weight_decay)
     else:
-        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {schedule.optimizer!r}")
+        raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {schedule.optimizer!r}")
+    warmup = min(int(round(schedule.warmup_fraction * total_steps)), max(total_steps - 1, 0))
+    main_steps = max(total_steps - warmup, 1)
     if schedule.lr_schedule == "cosine":
-        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(total_steps, 1),
-                                                               eta_min=schedule.min_lr)
+        scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=main_steps, eta_min=schedule.min_lr)
     elif schedule.lr_schedule == "multistep":
-        milestones = sorted({max(1, math.floor(f * total_steps)) for f in schedule.milestones})
+        milestones = sorted({max(1, math.floor(f * main_steps)) for f in schedule.milestones})
         scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones, gamma=schedule.gamma)
     else:
         raise ValueError(f"lr_schedule must be 'multistep' or 'cosine', got {schedule.lr_schedule!r}")
+    if warmup:
+        # step k of the warm-up runs at (k + 1) / warmup of the rate, reaching it at the last one
+        ramp = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=1 / warmup, total_iters=max(warmup - 1, 1))
+        scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, [ramp, scheduler], milestones=[warmup])
     return optimizer, scheduler
 
 
@@ -58,11 +69,14 @@ def endless(loader: Iterable) -> Iterator:
 
 def train(model: nn.Module, loss_fn: LossFn, batches: Iterator, *, schedule: Schedule,
           total_steps: int, block_weight: float = 0.0, ctx=None, device: str = "cpu",
-          checkpoint_every: int = 200, progress: bool = True, description: str = "train") -> list[dict]:
+          checkpoint_every: int = 200, progress: bool = True, description: str = "train",
+          on_step: Callable[[int, dict], dict | None] | None = None) -> list[dict]:
     """Optimise ``model`` for ``total_steps`` steps; returns one log dict per step.
 
     The loss of a step is ``loss_fn(batch)`` plus ``block_weight`` times the summed block losses
-    of that forward pass (Eq. C.3 of Paper C: L = L_host + λ·L_block).
+    of that forward pass (Eq. C.3 of Paper C: L = L_host + λ·L_block). ``on_step(step, logs)``
+    runs after each step (e.g. an evaluation every few steps); a dict it returns joins that step's
+    log.
     """
     model.to(device).train()
     optimizer, scheduler = make_optimizer(model, schedule, total_steps)
@@ -92,8 +106,11 @@ def train(model: nn.Module, loss_fn: LossFn, batches: Iterator, *, schedule: Sch
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
-        history.append({"step": step, "loss": float(total.detach()), "host_loss": float(loss.detach()),
-                        "block_loss": float(blocks.detach()), **logs})
+        record = {"step": step, "loss": float(total.detach()), "host_loss": float(loss.detach()),
+                  "block_loss": float(blocks.detach()), **logs}
+        if on_step is not None:
+            record.update(on_step(step, record) or {})
+        history.append(record)
         if ctx is not None and (step + 1) % checkpoint_every == 0 and step + 1 < total_steps:
             ctx.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                  "scheduler": scheduler.state_dict(), "history": history,

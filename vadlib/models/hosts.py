@@ -31,13 +31,15 @@ class Schedule:
     epochs: int
     batch_size: int
     lr: float
-    optimizer: str = "adam"  # adam | sgd
+    optimizer: str = "adam"  # adam | adamw | sgd
     momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)  # adam / adamw
     weight_decay: float = 0.0
     lr_schedule: str = "multistep"  # multistep | cosine
     milestones: tuple[float, ...] = ()  # multistep: fractions of training where lr is multiplied by gamma
     gamma: float = 0.1
     min_lr: float = 0.0  # cosine: the final learning rate
+    warmup_fraction: float = 0.0  # linear warm-up over this fraction of training, then the schedule
     source: str = ""
 
 
