@@ -67,20 +67,113 @@ display(nb.table("B.1"))
 display(nb.table("3.1"))
 
 # %% [markdown]
-# ## Table B.2 — fall classification on the Intentional Fall set
+# ## The pipeline (Figs. B.3–B.5)
 #
-# Shown as printed in the thesis; reproduced columns will appear beside these numbers when the ThermalSynth pipeline and classifiers are added to vadlib.
+# `vadlib.thermal` regenerates ThermalSynth step by step. Backgrounds: a per-clip temporal median
+# at 1 fps over the harbour (the quay and pier, where real people walk; the water keeps its
+# waves), from Seasons-in-Drift clips (their synthetic twin under smoke). People: the paper renders
+# Mixamo characters in Unity, which cannot run inside a Python package, so a procedural articulated
+# human (head, torso, limbs; skin and cotton regions) walks, stands, topples or jumps into the
+# water, rendered to per-material maps (your own renders plug in through
+# `sequence_from_rgba` / `sequence_from_material_maps`). The thermal shader turns materials into
+# grey levels (Eq. B.1–B.4); post-processing blurs, adds noise, round-trips through JPEG at
+# quality 5 and screen-composites onto the background (Eq. B.5); three consecutive frames of the
+# warped water area make one 185×115×3 sample.
 
 # %%
-display(nb.table("B.2"))
+import numpy as np
+
+from vadlib import thermal
+
+backgrounds = list(thermal.sid_backgrounds(root))
+example = thermal.generate_samples(backgrounds[:1], 6, seed=1, fall_fraction=0.5, keep_frames=True)
+falling = int(example.meta.sequence_id[example.labels == 1].iloc[0])
+frames = example.frames[falling]
+fig, axes = plt.subplots(1, 4, figsize=(14, 2.8))
+axes[0].imshow(backgrounds[0].median, cmap="gray")
+axes[0].set_title(f"background (median of clip {backgrounds[0].clip})", fontsize=9)
+for ax, k in zip(axes[1:], range(3)):
+    ax.imshow(frames[k], cmap="gray")
+    ax.set_title(f"composited frame t+{k}", fontsize=9)
+for ax in axes:
+    ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+fig.suptitle("ThermalSynth: background, then a person falling into the water", fontsize=10)
+nb.figure(fig, "B.3_pipeline")
+plt.show()
 
 # %% [markdown]
-# ## Table B.3 — fall classification on the Dummy set
+# ### The stated constants, numerically
 #
-# Shown as printed in the thesis; reproduced columns will appear beside these numbers when the ThermalSynth pipeline and classifiers are added to vadlib. The sensitivities printed here disagree with the counts quoted in the text (17 and 23 of 41 falls); see the table notes.
+# With σ, ε per material (Table B.1), T, the colour-emissivity blend and gain G = 0.05 as stated,
+# the shader's output spans about one grey level: every person becomes grey 41–42 before
+# compositing, whatever its materials or colours (the "level" constant, not the physics, sets the
+# contrast). The seed's two contradictions are parameters: T = 300.5 K (Paper B) vs 300.4 K
+# (chapter 3), and the skin emissivity of Table B.1 vs the "uniform 0.972" of the discussion.
+
+# %%
+print(thermal.shader_report())
+
+# %% [markdown]
+# ### Generated samples
+#
+# The classifier's input: three consecutive frames of the warped water area as the three channels
+# (shown as colour), with the fall / no-fall label generated with the frames.
+
+# %%
+fig, axes = plt.subplots(2, 4, figsize=(12, 4.2))
+for ax, i in zip(axes.flat, range(len(example.labels))):
+    ax.imshow(example.samples[i].transpose(1, 2, 0))
+    ax.set_title(f"{'fall' if example.labels[i] else 'no fall'} ({example.meta.kind.iloc[i]})", fontsize=9)
+for ax in axes.flat:
+    ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+nb.figure(fig, "B.5_samples")
+plt.show()
+
+# %% [markdown]
+# ## Table B.2 — fall classification
+#
+# AlexNet and ResNet-18 (torchvision architectures, two outputs, random initialisation) trained on
+# generated data with SGD, lr 10⁻³, batch 32, 20 epochs, keeping the best-validation checkpoint
+# (L1849); the set is split by sequence into training and validation in the paper's 69,000 /
+# 34,596 proportion (103,596 samples under full). The Synthetic column is a held-out generated set
+# on background clips the training never saw. The Intentional Fall and Dummy sets are not public
+# (the authors hold them), so those columns stay empty. Under smoke the networks train a few steps
+# on a few hundred samples: chance-level numbers that test the pipeline.
+
+# %%
+from vadlib import thermalsynth_runs
+
+classifier_results = thermalsynth_runs.results(nb.settings)
+display(nb.table("B.2", reproduced=thermalsynth_runs.table_b2(classifier_results)))
+
+# %% [markdown]
+# ## Table B.3 — sensitivity and specificity
+#
+# The printed rates are on the two real sets, which cannot be reproduced here. Below them, the same
+# rates and the counts behind them on the held-out synthetic test, as a stand-in (a different
+# quantity: not comparable cell for cell). The sensitivities printed for the Dummy set disagree with
+# the counts quoted in the text (17 and 23 of 41 falls); see the table notes.
 
 # %%
 display(nb.table("B.3"))
+
+# %%
+synthetic_rates = thermalsynth_runs.rates_on_synthetic(classifier_results)
+display(nb.table("B3_synthetic_test", reproduced=synthetic_rates, paper="B",
+                 caption="Sensitivity and specificity (%) on the held-out ThermalSynth test set, with the confusion counts."))
+
+# %%
+import seaborn as sns
+
+fig, axes = plt.subplots(1, len(classifier_results), figsize=(4 * len(classifier_results), 3.6), layout="constrained")
+for ax, (network, result) in zip(np.atleast_1d(axes), classifier_results.items()):
+    sns.heatmap(np.array(result["synthetic_test"]["confusion"]), annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
+                xticklabels=["fall", "no fall"], yticklabels=["fall", "no fall"])
+    ax.set(title=f"{thermalsynth_runs.NETWORK_LABELS[network]}, synthetic test", xlabel="predicted", ylabel="true")
+    ax.grid(False)
+fig.suptitle("Confusion matrices of the reproduced classifiers (held-out synthetic test)")
+nb.figure(fig, "B.6_synthetic_test")
+plt.show()
 
 # %% [markdown]
 # ## Figure B.6 — the confusion matrices behind Tables B.2 and B.3

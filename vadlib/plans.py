@@ -17,7 +17,8 @@ from vadlib.profiles import Settings
 Planner = Callable[[Settings], list[Experiment]]
 _PLANNERS: dict[str, dict[str, Planner]] = {}  # notebook -> planner name -> planner
 # modules whose planners register on import
-PLANNER_MODULES = ("vadlib.image_ad", "vadlib.video_ad", "vadlib.mot_runs")
+PLANNER_MODULES = ("vadlib.image_ad", "vadlib.video_ad", "vadlib.mot_runs", "vadlib.mae_runs",
+                   "vadlib.thermalsynth_runs")
 
 
 def register(notebook_id: str) -> Callable[[Planner], Planner]:
