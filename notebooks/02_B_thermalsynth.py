@@ -126,6 +126,8 @@ for ax, i in zip(axes.flat, range(len(example.labels))):
     ax.set_title(f"{'fall' if example.labels[i] else 'no fall'} ({example.meta.kind.iloc[i]})", fontsize=9)
 for ax in axes.flat:
     ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+for ax in axes.flat[len(example.labels):]:
+    ax.set_axis_off()
 nb.figure(fig, "B.5_samples")
 plt.show()
 

@@ -87,8 +87,8 @@ def test_runs_keep_the_same_test_examples_for_every_block(tmp_path):
         assert found["image"].shape == (n, 3, 64, 64) and found["map"].shape == found["mask"].shape == (n, 64, 64)
         assert set(found["label"]) == {0, 1}
         # an example's mask is the ground truth of the test image it names
-        from vadlib.data import dataset_root, mvtec
-        test = mvtec.MVTecAD(dataset_root("mvtec_ad", configs[0]._settings()), "grid", "test", resize=64)
+        from vadlib.data import mvtec
+        test = mvtec.MVTecAD(configs[0].dataset_root("mvtec_ad"), "grid", "test", resize=64)
         i = int(np.argmax(found["label"]))
         assert np.array_equal(found["mask"][i], test[int(found["index"][i])]["mask"].numpy() > 0)
     assert np.array_equal(examples[0]["index"], examples[1]["index"])

@@ -67,6 +67,19 @@ class Experiment(abc.ABC):
         return {"class": f"{type(self).__module__}.{type(self).__qualname__}", "fields": dataclasses.asdict(self)}
 
 
+class UsesData:
+    """Mixin of experiments with ``data_source`` and ``data_root`` fields: where their data are."""
+
+    def data_settings(self):
+        """Settings that locate the data of this run (the twins of seed 0, or the real sets)."""
+        from vadlib import profiles
+        return profiles.resolve("smoke", data_source=self.data_source, data_root=self.data_root, seed=0)
+
+    def dataset_root(self, name: str) -> Path:
+        from vadlib.data import dataset_root
+        return dataset_root(name, self.data_settings())
+
+
 def _canonical(obj: Any) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str).encode()
 

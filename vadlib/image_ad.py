@@ -25,14 +25,14 @@ import numpy as np
 import torch
 
 from vadlib import metrics
-from vadlib.experiments import Experiment, RunContext
+from vadlib.experiments import Experiment, RunContext, UsesData
 
 BLOCK_KINDS = (None, "sspcab", "ssmctb")
 THREE_D_HOSTS = ("draem3d",)
 
 
 @dataclass(frozen=True)
-class ImageAnomalyRun(Experiment):
+class ImageAnomalyRun(UsesData, Experiment):
     """Train ``host`` (± ``block``) on one class of ``dataset`` and evaluate it."""
 
     host: str
@@ -51,14 +51,8 @@ class ImageAnomalyRun(Experiment):
     device: str = "cpu"
 
     # ------------------------------------------------------------------ building blocks
-    def _settings(self):
-        from vadlib import profiles
-        return profiles.resolve("smoke", data_source=self.data_source, data_root=self.data_root,
-                                seed=0)
-
     def _root(self):
-        from vadlib.data import dataset_root
-        return dataset_root(self.dataset, self._settings())
+        return self.dataset_root(self.dataset)
 
     def _datasets(self, root):
         channels = 3
@@ -111,16 +105,15 @@ class ImageAnomalyRun(Experiment):
     def _anomaly_source(self):
         if self.host not in ("draem",) or self.dataset != "mvtec_ad":
             return None
-        from vadlib.data import dataset_root
         from vadlib.data.dtd import DTDTextures
-        return DTDTextures(dataset_root("dtd", self._settings()), resize=self.image_size)
+        return DTDTextures(self.dataset_root("dtd"), resize=self.image_size)
 
     def total_steps(self, host, n_train: int, batch_size: int, epochs: int) -> int:
         """Optimisation steps: the official epochs × steps per epoch (a pass over the data, or the
         host's own ``steps_per_epoch`` as for CutPaste), scaled by ``epoch_fraction``, capped."""
+        from vadlib.train import scaled_steps
         per_epoch = getattr(host, "steps_per_epoch", None) or math.ceil(n_train / batch_size)
-        steps = max(1, math.ceil(epochs * self.epoch_fraction * per_epoch))
-        return min(steps, self.max_steps) if self.max_steps else steps
+        return scaled_steps(epochs, per_epoch, self.epoch_fraction, self.max_steps)
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
@@ -215,10 +208,8 @@ def _volume_split(root, train_slices, test_slices):
 
 
 def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
-                                       generator=generator if shuffle else None,
-                                       drop_last=shuffle and len(dataset) >= batch_size)
+    from vadlib.train import data_loader
+    return data_loader(dataset, batch_size, shuffle, seed)
 
 
 def _images(batch, device: str) -> torch.Tensor:

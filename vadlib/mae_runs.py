@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vadlib.experiments import Experiment, RunContext
+from vadlib.experiments import Experiment, RunContext, UsesData
 
 IMAGE_SIZE = {"paper": 224, "tiny": 32}
 PAPER_EPOCHS = 200  # the thesis's ablations and Table F.4 train 200 epochs (T 3483, 3505)
@@ -35,7 +35,7 @@ CURVE_SUBSAMPLE = 2000  # gallery images for the k-NN curve along training (the 
 
 
 @dataclass(frozen=True)
-class PretrainRun(Experiment):
+class PretrainRun(UsesData, Experiment):
     """Pre-train MAE (``method="mae"``) or CM-MAE and evaluate it by k-NN."""
 
     method: str = "mae"  # mae | cm_mae
@@ -53,10 +53,7 @@ class PretrainRun(Experiment):
     device: str = "cpu"
 
     def _root(self):
-        from vadlib import profiles
-        from vadlib.data import dataset_root
-        return dataset_root("imagenet100", profiles.resolve("smoke", data_source=self.data_source,
-                                                            data_root=self.data_root, seed=0))
+        return self.dataset_root("imagenet100")
 
     def datasets(self):
         from vadlib.data.imagenet import ImageNetFolder
@@ -80,8 +77,9 @@ class PretrainRun(Experiment):
         return MAE.schedule(self.model_size)
 
     def total_steps(self, n_train: int, schedule) -> int:
-        steps = max(1, math.ceil(schedule.epochs * self.epoch_fraction * math.ceil(n_train / schedule.batch_size)))
-        return min(steps, self.max_steps) if self.max_steps else steps
+        from vadlib.train import scaled_steps
+        return scaled_steps(schedule.epochs, math.ceil(n_train / schedule.batch_size), self.epoch_fraction,
+                            self.max_steps)
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
@@ -161,10 +159,8 @@ def _spread(n: int, k: int) -> list[int]:
 
 
 def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
-                                       generator=generator if shuffle else None,
-                                       drop_last=shuffle and len(dataset) >= batch_size)
+    from vadlib.train import data_loader
+    return data_loader(dataset, batch_size, shuffle, seed)
 
 
 IN_MEMORY_BYTES = 512 * 2 ** 20  # evaluation images held decoded in memory up to this size

@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vadlib.experiments import Experiment, RunContext
+from vadlib.experiments import Experiment, RunContext, UsesData
 
 INPUT_SIZE = {"paper": (608, 1088), "tiny": (96, 160)}  # (H, W); paper: FairMOT's default
 MODEL_FILE = "model.pt"
@@ -47,7 +47,7 @@ MOT17_COPY = "SDP"
 
 
 @dataclass(frozen=True)
-class TrackerRun(Experiment):
+class TrackerRun(UsesData, Experiment):
     """Train one variant of Paper A's tracker and evaluate it on ``eval_data``."""
 
     attention: str = "none"  # none | implicit | explicit
@@ -67,13 +67,8 @@ class TrackerRun(Experiment):
     device: str = "cpu"
 
     # ------------------------------------------------------------------ data
-    def _settings(self):
-        from vadlib import profiles
-        return profiles.resolve("smoke", data_source=self.data_source, data_root=self.data_root, seed=0)
-
     def _root(self, name: str) -> Path:
-        from vadlib.data import dataset_root
-        return dataset_root(name, self._settings())
+        return self.dataset_root(name)
 
     def training_set(self):
         """(dataset of frames with globally unique identities, number of identities)."""
@@ -115,8 +110,8 @@ class TrackerRun(Experiment):
         return HRNetTracker.schedule(self.model_size, self.attention)
 
     def total_steps(self, n_train: int, batch_size: int, epochs: int) -> int:
-        steps = max(1, math.ceil(epochs * self.epoch_fraction * math.ceil(n_train / batch_size)))
-        return min(steps, self.max_steps) if self.max_steps else steps
+        from vadlib.train import scaled_steps
+        return scaled_steps(epochs, math.ceil(n_train / batch_size), self.epoch_fraction, self.max_steps)
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
@@ -213,10 +208,8 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=_collate,
-                                       generator=generator if shuffle else None,
-                                       drop_last=shuffle and len(dataset) >= batch_size)
+    from vadlib.train import data_loader
+    return data_loader(dataset, batch_size, shuffle, seed, collate_fn=_collate)
 
 
 def _to(batch: dict[str, Any], device: str) -> dict[str, Any]:

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from vadlib.experiments import Experiment, RunContext
+from vadlib.experiments import Experiment, RunContext, UsesData
 
 NETWORKS = ("alexnet", "resnet18")
 NETWORK_LABELS = {"alexnet": "AlexNet", "resnet18": "ResNet-18"}
@@ -35,7 +35,7 @@ TEST_SEQUENCES = {"paper": 2_000, "tiny": 60}  # our held-out synthetic test (th
 
 
 @dataclass(frozen=True)
-class FallClassifierRun(Experiment):
+class FallClassifierRun(UsesData, Experiment):
     """Generate ThermalSynth data, train ``network`` on it, test on held-out synthetic data."""
 
     network: str = "alexnet"
@@ -50,10 +50,7 @@ class FallClassifierRun(Experiment):
     device: str = "cpu"
 
     def _root(self):
-        from vadlib import profiles
-        from vadlib.data import dataset_root
-        return dataset_root("seasons_in_drift", profiles.resolve("smoke", data_source=self.data_source,
-                                                                 data_root=self.data_root, seed=0))
+        return self.dataset_root("seasons_in_drift")
 
     def backgrounds(self):
         """(training clips' backgrounds, held-out clips' backgrounds)."""
@@ -87,8 +84,9 @@ class FallClassifierRun(Experiment):
                                "checkpoint; momentum, weight decay and schedule not stated (none used)")
 
     def total_steps(self, n_train: int, schedule) -> int:
-        steps = max(1, math.ceil(schedule.epochs * self.epoch_fraction * math.ceil(n_train / schedule.batch_size)))
-        return min(steps, self.max_steps) if self.max_steps else steps
+        from vadlib.train import scaled_steps
+        return scaled_steps(schedule.epochs, math.ceil(n_train / schedule.batch_size), self.epoch_fraction,
+                            self.max_steps)
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
@@ -165,11 +163,8 @@ class _Samples(torch.utils.data.Dataset):
 
 
 def _loader(synth, batch_size: int, shuffle: bool = False, seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    dataset = _Samples(synth)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
-                                       generator=generator if shuffle else None,
-                                       drop_last=shuffle and len(dataset) >= batch_size)
+    from vadlib.train import data_loader
+    return data_loader(_Samples(synth), batch_size, shuffle, seed)
 
 
 def _loss(model, criterion, batch, device: str):

@@ -56,6 +56,22 @@ def make_optimizer(model: nn.Module, schedule: Schedule, total_steps: int):
     return optimizer, scheduler
 
 
+def scaled_steps(epochs: int, steps_per_epoch: int, epoch_fraction: float, max_steps: int | None) -> int:
+    """Optimisation steps of a run: the official ``epochs`` × ``steps_per_epoch``, scaled by the
+    profile's ``epoch_fraction`` (at least one step), capped by ``max_steps``."""
+    steps = max(1, math.ceil(epochs * epoch_fraction * steps_per_epoch))
+    return min(steps, max_steps) if max_steps else steps
+
+
+def data_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, collate_fn=None):
+    """The DataLoader of every run: a seeded shuffle when training (the same order on every rerun
+    and resume) dropping the last incomplete batch, the dataset's order otherwise."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn,
+                                       generator=generator if shuffle else None,
+                                       drop_last=shuffle and len(dataset) >= batch_size)
+
+
 def endless(loader: Iterable) -> Iterator:
     """Batches of ``loader`` epoch after epoch."""
     for _ in itertools.count():

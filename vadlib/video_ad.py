@@ -30,7 +30,7 @@ import pandas as pd
 import torch
 
 from vadlib import metrics
-from vadlib.experiments import Experiment, RunContext
+from vadlib.experiments import Experiment, RunContext, UsesData
 
 BLOCK_KINDS = (None, "sspcab", "ssmctb")
 VIDEO_DATASETS = ("avenue", "shanghaitech", "thermal_rare_event")
@@ -47,7 +47,7 @@ def _data_module(dataset: str):
 
 
 @dataclass(frozen=True)
-class VideoAnomalyRun(Experiment):
+class VideoAnomalyRun(UsesData, Experiment):
     """Train ``host`` (± ``block`` at ``position`` with ``block_options``) on ``dataset``, score it."""
 
     host: str
@@ -67,13 +67,8 @@ class VideoAnomalyRun(Experiment):
     device: str = "cpu"
 
     # ------------------------------------------------------------------ building blocks
-    def _settings(self):
-        from vadlib import profiles
-        return profiles.resolve("smoke", data_source=self.data_source, data_root=self.data_root, seed=0)
-
     def _root(self):
-        from vadlib.data import dataset_root
-        return dataset_root(self.dataset, self._settings())
+        return self.dataset_root(self.dataset)
 
     @property
     def grayscale(self) -> bool:
@@ -111,9 +106,9 @@ class VideoAnomalyRun(Experiment):
     def total_steps(self, host, n_train: int, batch_size: int, epochs: int) -> int:
         """The official epochs × steps per epoch (a pass over the data, or the host's own
         ``steps_per_epoch`` when its schedule counts iterations), scaled and capped."""
+        from vadlib.train import scaled_steps
         per_epoch = getattr(host, "steps_per_epoch", None) or math.ceil(n_train / batch_size)
-        steps = max(1, math.ceil(epochs * self.epoch_fraction * per_epoch))
-        return min(steps, self.max_steps) if self.max_steps else steps
+        return scaled_steps(epochs, per_epoch, self.epoch_fraction, self.max_steps)
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
@@ -207,10 +202,8 @@ def load_example_maps(config: VideoAnomalyRun) -> dict[str, np.ndarray]:
 
 
 def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle,
-                                       generator=generator if shuffle else None,
-                                       drop_last=shuffle and len(dataset) >= batch_size)
+    from vadlib.train import data_loader
+    return data_loader(dataset, batch_size, shuffle, seed)
 
 
 def normal_map_threshold(host, train_set, device: str, seed: int, clips: int = 64) -> float:
