@@ -533,6 +533,8 @@ def test_bad_input_raises_value_error():
         mae.random_masking(2, mask_ratio=1.0)
     with pytest.raises(ValueError, match="at least one visible"):
         num_visible(4, 0.1)
+    with pytest.raises(ValueError, match="leaves 0 of 64 patches visible"):  # K = 0
+        MAE("tiny", mask_ratio=0.995)
     with pytest.raises(ValueError, match="not divisible by the patch"):
         mae(torch.rand(2, 3, 30, 30))
     with pytest.raises(ValueError, match="built for"):
