@@ -15,7 +15,7 @@ from vadlib.data.manifests import (ACCESS_KINDS, MANIFEST_DIR, REQUIRED_KEYS, al
 DATASETS = {
     "mot15", "mot16", "mot17", "jde_eth", "jde_citypersons", "jde_caltech", "jde_cuhksysu",
     "jde_prw", "mvtec_ad", "dtd", "brats", "avenue", "shanghaitech", "ucsd_ped2", "vad_tracks",
-    "thermal_rare_event", "seasons_in_drift", "imagenet100",
+    "thermal_rare_event", "seasons_in_drift", "imagenet100", "intentional_fall", "dummy_fall",
 }
 # The documented keys in the order the schema lists them; extra keys may follow.
 SCHEMA_ORDER = ("name", "title", "papers", "homepage", "licence", "access", "directory", "files",

@@ -24,7 +24,7 @@ SIZES = ("tiny", "smoke", "large")
 GENERATOR_VERSION = 1
 
 # Each module defines TWINS: {dataset name: generate(out_dir, *, size, seed) -> None}.
-_MODULES = ("mot", "video_anomaly", "thermal", "mvtec", "dtd", "brats", "imagenet")
+_MODULES = ("mot", "video_anomaly", "thermal", "fall_tests", "mvtec", "dtd", "brats", "imagenet")
 
 
 def generators() -> dict[str, Callable[..., None]]:

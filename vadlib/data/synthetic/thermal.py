@@ -35,6 +35,9 @@ set. Frames are 8-bit grayscale JPEGs.
 
 :func:`seasons_truth` and :func:`rare_event_truth` return what was rendered (clip conditions,
 frame counts, per-frame labels and event types), computed from the generator's own plan.
+
+The renderer also draws a ``doll`` actor (a human-like doll thrown into the water, tilting as it
+falls and lying on the surface afterwards) for the Dummy twin of :mod:`.fall_tests`.
 """
 
 from __future__ import annotations
@@ -73,6 +76,7 @@ class Actor:
     submerged: np.ndarray = None  # per frame: fraction of the body under water
     splash: np.ndarray = None  # per frame: splash ring strength
     splash_at: tuple = None  # (u, v) of the splash
+    tilt: np.ndarray = None  # per frame (doll): body angle from upright, degrees towards the water
 
 
 @dataclass
@@ -360,6 +364,9 @@ def _draw(frame, actor: Actor, t: int, u, v, level, water):
     if not np.isfinite(cu):
         return frame
     height = float(_person_height(cv))
+    if actor.kind == "doll":
+        alpha = _doll_alpha(actor, t, u, v, height)
+        return frame * (1 - alpha) + alpha * (level - 0.06)
     if actor.kind == "vehicle":
         vehicle_w, vehicle_h = 0.9 * height, 0.55 * height
         body = ((np.abs(u - cu) < vehicle_w / 2) & (v < cv) & (v > cv - vehicle_h)).astype(np.float32)
@@ -378,6 +385,23 @@ def _draw(frame, actor: Actor, t: int, u, v, level, water):
         head = _soft_ellipse(u, v, cu, feet + sunk - 0.92 * height, 0.09 * height * 0.75, 0.09 * height)
         alpha = np.maximum(torso, head) * (v < feet)
     return frame * (1 - alpha) + alpha * level
+
+
+def _doll_alpha(actor: Actor, t: int, u, v, height: float) -> np.ndarray:
+    """Coverage of a doll whose feet are at (u[t], v[t]) raised by ``lift`` body heights and tilted
+    by ``tilt`` degrees towards the water (90: lying on the surface); the submerged fraction only
+    dims it, as a body lying in the water shows its upper side."""
+    angle = np.radians(actor.tilt[t] if actor.tilt is not None else 0.0)
+    lift = actor.lift[t] if actor.lift is not None else 0.0
+    submerged = actor.submerged[t] if actor.submerged is not None else 0.0
+    x = (u - actor.u[t]) / 0.75  # columns in row units (4:3 frames)
+    y = v - (actor.v[t] - lift * height)
+    along = -x * np.sin(angle) - y * np.cos(angle)  # from the feet towards the head
+    across = x * np.cos(angle) - y * np.sin(angle)
+    torso = np.clip((1.15 - np.hypot((along - 0.45 * height) / (0.42 * height),
+                                     across / (0.12 * height))) / 0.3, 0, 1)
+    head = np.clip((1.15 - np.hypot(along - 0.92 * height, across) / (0.09 * height)) / 0.3, 0, 1)
+    return np.maximum(torso, head) * (1.0 - 0.6 * submerged)
 
 
 def _save_jpeg(path: Path, frame: np.ndarray) -> None:
