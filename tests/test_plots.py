@@ -97,3 +97,16 @@ def test_measurements_are_made_once_and_then_read_from_the_cache(monkeypatch):
     again = timing.measured("fake_timings:times", size="tiny")
     other = timing.measured("fake_timings:times", size="paper")
     assert calls == ["tiny", "paper"] and first.equals(again) and other.ms.tolist() == [1.5, 2.25]
+
+
+def test_confusion_grid_places_each_matrix_by_its_keys_and_annotates_the_counts():
+    matrices = {("Synthetic", "AlexNet"): np.array([[3, 1], [2, 4]]),
+                ("Synthetic", "ResNet-18"): np.array([[5, 0], [0, 5]]),
+                ("Dummy", "AlexNet"): np.array([[7, 8], [9, 10]])}
+    fig = plots.confusion_grid(matrices, title="t")
+    axes = np.array(fig.axes).reshape(2, 2)
+    assert axes[0, 0].get_title() == "AlexNet, Synthetic" and axes[1, 0].get_title() == "AlexNet, Dummy"
+    assert [t.get_text() for t in axes[1, 0].texts] == ["7", "8", "9", "10"]
+    assert not axes[1, 1].axison  # no Dummy run of ResNet-18: an empty cell
+    with pytest.raises(ValueError, match="no confusion matrices"):
+        plots.confusion_grid({})
