@@ -85,7 +85,7 @@ class FallClassifierRun(UsesData, Experiment):
             except DatasetError as error:
                 if self.data_source != "real":
                     raise
-                found[name] = str(error).splitlines()[0]
+                found[name] = f"{str(error).splitlines()[0]} (not public: `vadlib data fetch {name}` says how to request it)"
         return found
 
     def build_model(self):
