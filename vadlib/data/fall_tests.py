@@ -48,6 +48,7 @@ import pandas as pd
 
 from vadlib.data.errors import DatasetError
 from vadlib.data.integrity import read_record
+from vadlib.data.thermal import _check_root
 
 if TYPE_CHECKING:  # vadlib.thermal is imported when a set is loaded, not with vadlib.data
     from vadlib.thermal.dataset import ThermalSynthSet
@@ -131,13 +132,6 @@ def _dataset_name(root: str | Path, name: str | None) -> str:
     if name not in NAMES:
         raise ValueError(f"name must be one of {', '.join(NAMES)}, got {name!r}")
     return name
-
-
-def _check_root(name: str, root: str | Path) -> Path:
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(name, root, f"no dataset directory at {root}")
-    return root
 
 
 def _frame_files(root: Path, name: str, table: pd.DataFrame) -> dict[str, list[Path]]:
