@@ -21,7 +21,8 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vadlib import image_ad, profiles, timing  # noqa: E402
+from vadlib import image_ad, profiles  # noqa: E402
+from vadlib.runs import timing  # noqa: E402
 
 # The thesis's relative expansions, derived from the printed milliseconds of Tables C.6 / D.7.
 THESIS = [

@@ -22,7 +22,8 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vadlib import profiles, timing, video_ad  # noqa: E402
+from vadlib import profiles, video_ad  # noqa: E402
+from vadlib.runs import timing  # noqa: E402
 
 THESIS = [  # Tables C.6 and D.7 (ms per example, RTX 3090)
     ("Liu et al. (FFP)", "+SSPCAB", 2.1, 2.4), ("Liu et al. (FFP)", "+SSMCTB", 2.1, 2.5),

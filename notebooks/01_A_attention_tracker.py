@@ -119,7 +119,7 @@ display(nb.table("A.2"))
 display(nb.table("2.1"))
 
 # %%
-from vadlib.experiments import run_dir
+from vadlib.runs.experiment import run_dir
 
 for label, run in zip(("Ours(Implicit)", "Ours(Explicit)"), mot_runs.proposed_runs(nb.settings)):
     for benchmark in ("MOT16", "MOT17"):

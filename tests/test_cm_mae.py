@@ -31,7 +31,7 @@ from vadlib.models.curriculum_masking import (
     progressive_loss,
 )
 from vadlib.models.mae import MAE, num_visible, patch_targets, sincos_pos_embed_2d
-from vadlib.train import endless, make_optimizer, train
+from vadlib.runs.train import endless, make_optimizer, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

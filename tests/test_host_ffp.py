@@ -20,7 +20,7 @@ from vadlib.models.ffp import (
     raft_weights_path,
 )
 from vadlib.models.video_hosts import video_host_class
-from vadlib.train import endless, make_optimizer, train
+from vadlib.runs.train import endless, make_optimizer, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -274,7 +274,7 @@ def test_blocks_fit_every_position(kind, position):
 
 
 def test_all_three_decoder_blocks_and_the_train_loop():
-    from vadlib.train import train
+    from vadlib.runs.train import train
     host = MNAD("tiny", 3, variant="prediction")
     sites = host.sites_for("early+middle+late")
     assert sites == ("decoder.stage4.3", "decoder.stage3.3", "decoder.stage1.3")

@@ -377,7 +377,7 @@ def test_a_few_training_steps_lower_the_loss(name):
 
 
 def test_fits_the_project_training_loop():
-    from vadlib.train import train
+    from vadlib.runs.train import train
 
     model = _tiny("explicit_s3")
     batch = _synthetic_batch()

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from vadlib import experiments, image_ad, profiles, reported
+from vadlib import image_ad, profiles, reported
+from vadlib.runs import experiment
+from vadlib.runs.experiment import Budget
 from vadlib.metrics import image_auroc
 
 
@@ -62,13 +64,13 @@ def test_ensemble_of_identical_members_scores_like_one_member():
 
 def test_a_run_trains_evaluates_and_is_cached(tmp_path):
     run = image_ad.ImageAnomalyRun(host="nsa", block="sspcab", dataset="mvtec_ad", category="grid",
-                                   image_size=64, max_steps=2, eval_limit=8)
-    first = experiments.execute(run)
+                                   image_size=64, budget=Budget(max_steps=2, eval_limit=8))
+    first = experiment.execute(run)
     assert 0.0 <= first["det_auroc"] <= 1.0 and 0.0 <= first["loc_auroc"] <= 1.0
     assert first["train_steps"] == 2 and np.isfinite(first["loss_last"])
     assert first["n_test"] == 8 and 0 < first["n_abnormal"] < 8
     assert len(first["normal_scores"]) == first["n_train"]
-    assert experiments.execute(run) == first  # from the cache
+    assert experiment.execute(run) == first  # from the cache
 
 
 def test_bad_block_is_refused():
@@ -79,7 +81,7 @@ def test_bad_block_is_refused():
 
 def test_runs_keep_the_same_test_examples_for_every_block(tmp_path):
     configs = [image_ad.ImageAnomalyRun(host="draem", block=block, dataset="mvtec_ad", category="grid",
-                                        image_size=64, max_steps=1, eval_limit=12) for block in (None, "sspcab")]
+                                        image_size=64, budget=Budget(max_steps=1, eval_limit=12)) for block in (None, "sspcab")]
     examples = [image_ad.load_examples(config) for config in configs]
     for found in examples:
         n = len(found["label"])
@@ -88,13 +90,13 @@ def test_runs_keep_the_same_test_examples_for_every_block(tmp_path):
         assert set(found["label"]) == {0, 1}
         # an example's mask is the ground truth of the test image it names
         from vadlib.data import mvtec
-        test = mvtec.MVTecAD(configs[0].dataset_root("mvtec_ad"), "grid", "test", resize=64)
+        test = mvtec.MVTecAD(configs[0].data.locate("mvtec_ad"), "grid", "test", resize=64)
         i = int(np.argmax(found["label"]))
         assert np.array_equal(found["mask"][i], test[int(found["index"][i])]["mask"].numpy() > 0)
     assert np.array_equal(examples[0]["index"], examples[1]["index"])
     assert not np.array_equal(examples[0]["map"], examples[1]["map"])
     # a run cached before examples were kept runs again rather than failing
-    (experiments.run_dir(configs[0]) / image_ad.EXAMPLES_FILE).unlink()
+    (experiment.run_dir(configs[0]) / image_ad.EXAMPLES_FILE).unlink()
     assert np.array_equal(image_ad.load_examples(configs[0])["index"], examples[0]["index"])
 
 

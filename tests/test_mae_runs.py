@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vadlib import experiments, mae_runs, profiles, reported
+from vadlib import mae_runs, profiles, reported
+from vadlib.runs import experiment
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -33,7 +34,7 @@ def test_printed_rows_map_to_the_runs_they_name():
 def test_a_cm_mae_run_walks_the_whole_curriculum_and_keeps_its_masks():
     settings = profiles.resolve("smoke", max_steps=8, eval_limit=20)
     run = mae_runs.run_config(settings, mae_runs.SAME_CYCLE)
-    result = experiments.execute(run)
+    result = experiment.execute(run)
     assert 0 <= result["acc1"] <= result["acc5"] <= 100 and result["train_steps"] == min(8, result["train_steps"])
     weights = [h["w_prog"] for h in result["history"]]
     assert weights[0] == 1.0 and min(weights) < 0  # helping first, then opposing

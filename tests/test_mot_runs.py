@@ -5,7 +5,9 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from vadlib import experiments, profiles, reported
+from vadlib import profiles, reported
+from vadlib.runs import experiment
+from vadlib.runs.experiment import Budget
 from vadlib.data import dataset_root, mot
 from vadlib import mot_runs
 
@@ -46,13 +48,13 @@ def test_the_association_keeps_identities_of_noisy_ground_truth():
 
 
 def test_a_run_trains_tracks_evaluates_and_keeps_its_model(tmp_path):
-    run = mot_runs.TrackerRun(attention="explicit", explicit_stage=2, max_steps=2, eval_limit=4)
-    result = experiments.execute(run)
+    run = mot_runs.TrackerRun(attention="explicit", explicit_stage=2, budget=Budget(max_steps=2, eval_limit=4))
+    result = experiment.execute(run)
     assert result["train_steps"] == 2 and result["loss_last"] is not None
     assert set(result["per_sequence"]) == {"MOT17-02-SDP", "MOT17-04-SDP", "MOT17-05-SDP"}
     assert {"MOTA", "IDF1", "IDSW", "HOTA", "MT", "ML"} <= set(result["metrics"])
     model = mot_runs.load_model(run)
-    assert model.attention == "explicit" and experiments.execute(run) == result
+    assert model.attention == "explicit" and experiment.execute(run) == result
     files = mot_runs.write_submission(run, "MOT17", tmp_path / "MOT17")
     names = sorted(p.name for p in files)
     test = mot.sequences(dataset_root("mot17", profiles.resolve("smoke")), "test")

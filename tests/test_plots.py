@@ -8,7 +8,8 @@ import matplotlib
 import numpy as np
 import pytest
 
-from vadlib import plots, timing
+from vadlib import plots
+from vadlib.runs import timing
 
 matplotlib.use("Agg")
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -66,7 +67,7 @@ def test_explorer_is_static_when_headless_and_a_widget_in_a_kernel(monkeypatch):
     monkeypatch.setenv(plots.HEADLESS_ENV, "1")
     view = plots.map_explorer(load, ["grid", "bottle"], ["a", "b"], static_models=["a"])
     assert isinstance(view, matplotlib.figure.Figure) and loaded == [("grid", "a")]
-    monkeypatch.setattr(plots, "interactive", lambda: True)
+    monkeypatch.setattr(plots.maps, "interactive", lambda: True)
     box = plots.map_explorer(load, ["grid", "bottle"], ["a", "b"])
     class_box, model_box, example_box = box.children[0].children
     model_box.value = "b"
@@ -93,9 +94,10 @@ def test_measurements_are_made_once_and_then_read_from_the_cache(monkeypatch):
     module = types.ModuleType("fake_timings")
     module.times = lambda size: (calls.append(size), pd.DataFrame({"variant": ["a", "b"], "ms": [1.5, 2.25]}))[1]
     monkeypatch.setitem(sys.modules, "fake_timings", module)
-    first = timing.measured("fake_timings:times", size="tiny")
-    again = timing.measured("fake_timings:times", size="tiny")
-    other = timing.measured("fake_timings:times", size="paper")
+    monkeypatch.setitem(timing.MEASUREMENTS, "fake", "fake_timings:times")
+    first = timing.measured("fake", size="tiny")
+    again = timing.measured("fake", size="tiny")
+    other = timing.measured("fake", size="paper")
     assert calls == ["tiny", "paper"] and first.equals(again) and other.ms.tolist() == [1.5, 2.25]
 
 

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import pytest
 
-from vadlib import experiments, profiles, reported
+from vadlib.data import DataSource
+from vadlib import profiles, reported
+from vadlib.runs import experiment
+from vadlib.runs.experiment import Budget
 from vadlib import thermalsynth_runs as runs
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_a_run_trains_keeps_the_best_validation_checkpoint_and_tests_on_unseen_backgrounds():
-    run = runs.FallClassifierRun(network="resnet18", n_sequences=40, test_sequences=12, max_steps=2)
+    run = runs.FallClassifierRun(network="resnet18", n_sequences=40, test_sequences=12, budget=Budget(max_steps=2))
     train_backgrounds, test_backgrounds = run.backgrounds()
     assert not {b.clip for b in train_backgrounds} & {b.clip for b in test_backgrounds}
-    result = experiments.execute(run)
+    result = experiment.execute(run)
     scores = result["synthetic_test"]
     (tp, fn), (fp, tn) = scores["confusion"]
     assert tp + fn + fp + tn == scores["n"] == result["test_samples"] and tp + fn == scores["falls"]
@@ -37,7 +40,7 @@ def test_real_test_sets_that_are_missing_are_recorded_not_fatal(tmp_path):
     twin = synthetic.generate("seasons_in_drift", size="tiny", data_root=tmp_path / "twins")
     (tmp_path / "real").mkdir()
     (tmp_path / "real" / "seasons_in_drift").symlink_to(twin, target_is_directory=True)
-    run = runs.FallClassifierRun(data_source="real", data_root=str(tmp_path / "real"))
+    run = runs.FallClassifierRun(data=DataSource("real", str(tmp_path / "real")))
     found = run.real_tests()
     assert set(found) == {"intentional_fall", "dummy_fall"} and all(isinstance(v, str) for v in found.values())
     result = {"synthetic_test": {"accuracy": 50.0}, "real_tests": {k: {"missing": v} for k, v in found.items()}}
@@ -69,8 +72,9 @@ def test_a_classifier_trained_on_generated_data_beats_chance_on_held_out_generat
 
     import torch
     torch.set_num_threads(min(2, os.cpu_count() or 1))  # the fixture restores one thread afterwards
-    run = dataclasses.replace(runs.learnability_run(profiles.resolve("smoke")), max_steps=150, test_sequences=100)
-    result = experiments.execute(run)
+    run = runs.learnability_run(profiles.resolve("smoke"))
+    run = dataclasses.replace(run, budget=dataclasses.replace(run.budget, max_steps=150), test_sequences=100)
+    result = experiment.execute(run)
     scores = result["synthetic_test"]
     assert scores["n"] == 100 and scores["falls"] == 50
     assert scores["accuracy"] >= 70.0, scores

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from vadlib.models.hosts import Schedule
-from vadlib.train import make_optimizer, train
+from vadlib.runs.train import make_optimizer, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

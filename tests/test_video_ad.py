@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from vadlib import artifacts, experiments, profiles, reported, video_ad
+from vadlib import artifacts, profiles, reported, video_ad
+from vadlib.runs import experiment
+from vadlib.runs.experiment import Budget
 from vadlib.models.blocks import SSPCAB, block_loss
 from vadlib.models.plain_ae import PlainAutoEncoder
 from vadlib.models.video_hosts import minmax
@@ -68,7 +70,7 @@ def test_scores_stay_aligned_with_frames_and_labels_end_to_end(tmp_path):
     that frame must put its maximum on the one bright frame, which is also the labelled one."""
     from vadlib.data import avenue, synthetic
     root = synthetic.generate("avenue", size="smoke", seed=0)
-    config = video_ad.VideoAnomalyRun("plain_ae", None, "avenue", eval_limit=None)
+    config = video_ad.VideoAnomalyRun("plain_ae", None, "avenue", budget=Budget(eval_limit=None))
     test = config.clips(root, "test", 3)
     bright_video, bright_frame = "02", 40
     original = test.__class__.__getitem__
@@ -104,12 +106,12 @@ def test_eval_limit_strides_over_the_whole_video():
 
 
 def test_a_run_reports_auc_and_region_metrics_and_is_cached():
-    run = video_ad.VideoAnomalyRun("plain_ae", "sspcab", "avenue", max_steps=2, eval_limit=16)
-    result = experiments.execute(run)
+    run = video_ad.VideoAnomalyRun("plain_ae", "sspcab", "avenue", budget=Budget(max_steps=2, eval_limit=16))
+    result = experiment.execute(run)
     assert 0 <= result["auc_micro"] <= 1 and 0 <= result["auc_macro"] <= 1
     assert result["rbdc"] is not None and 0 <= result["rbdc"] <= 1 and 0 <= result["tbdc"] <= 1
     assert result["train_steps"] == 2 and np.isfinite(result["loss_last"])
-    assert experiments.execute(run) == result
+    assert experiment.execute(run) == result
     maps = video_ad.load_example_maps(run)
     assert 0 < len(maps) <= video_ad.EXAMPLE_VIDEOS
     for video, video_maps in maps.items():
@@ -125,7 +127,7 @@ def test_every_printed_ablation_row_maps_to_a_run_of_the_right_block():
         assert runs[0].block is None  # the printed baseline comes first
         for run in dict.fromkeys(runs):  # every row's options build (at tiny size)
             from dataclasses import replace
-            assert replace(run, model_size="tiny").build_host() is not None
+            assert replace(run, budget=Budget(model_size="tiny")).build_host() is not None
         assert len(set(runs)) == len(runs) or table_id in ("C.4", "C.5", "D.10")  # repeated rows share a run
     c1 = dict((tuple(row[["Loss type", "d", "k'", "r", "Attention type"]]), run)
               for row, run in video_ad._ablation_rows(settings, video_ad.ABLATIONS["C.1"]))
@@ -160,7 +162,7 @@ def test_dry_run_without_flow_weights_checks_the_rest_and_says_what_is_missing(m
     run = video_ad.VideoAnomalyRun("ffp", "sspcab", "avenue", host_options=(("flow", "raft"),))
     with pytest.raises(FileNotFoundError, match="RAFT-small weights"):
         run.build_host()
-    report = experiments.dry_run(run)
+    report = experiment.dry_run(run)
     assert report["parameters"] > 0 and "RAFT-small weights" in report["note"]
 
 
@@ -170,7 +172,7 @@ def test_a_test_video_shorter_than_the_window_is_named_not_silently_dropped():
     root = synthetic.generate("avenue", size="smoke", seed=0)
     frames = avenue.index(root, "test")
     frames = frames[(frames.video != "03") | (frames.frame < 2)].reset_index(drop=True)
-    config = video_ad.VideoAnomalyRun("plain_ae", None, "avenue", eval_limit=4)
+    config = video_ad.VideoAnomalyRun("plain_ae", None, "avenue", budget=Budget(eval_limit=4))
     short = ClipDataset(frames, 3, resize=64)
     import unittest.mock
     with unittest.mock.patch.object(video_ad.VideoAnomalyRun, "clips", lambda self, *a, **k: short), \

@@ -1,4 +1,4 @@
-"""The ``vadlib`` command: ``vadlib reproduce``, ``vadlib tables``, ``vadlib data``."""
+"""The ``vadlib`` command: ``vadlib reproduce``, ``vadlib tables``, ``vadlib data``, ``vadlib runs``."""
 
 from __future__ import annotations
 
@@ -47,7 +47,70 @@ def build_parser() -> argparse.ArgumentParser:
     tables = commands.add_parser("tables", help="list the thesis's reported tables")
     tables.add_argument("--paper", choices=list("ABCDEF"), type=str.upper)
     _add_data_commands(commands)
+    _add_runs_commands(commands)
     return parser
+
+
+def _add_runs_commands(commands) -> None:
+    runs = commands.add_parser("runs", help="the cache of experiment runs and the code versions in its keys")
+    actions = runs.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    for action, text in (("list", "every cached run: kind, state, size, which profile's plan uses it"),
+                         ("gc", "remove cached runs that no current plan uses (preview unless --yes)")):
+        sub = actions.add_parser(action, help=text)
+        sub.add_argument("--profile", action="append", choices=profiles.PROFILE_NAMES,
+                         help="plans to keep (repeatable; default: all three profiles)")
+        sub.add_argument("--set", dest="overrides", action="append", default=[], metavar="KNOB=VALUE",
+                         help="knob overrides the kept plans were run with, as for reproduce")
+        if action == "gc":
+            sub.add_argument("--yes", action="store_true", help="delete; without it, only list what would go")
+    code = actions.add_parser("code", help="code units and versions; record a change as a bump or a refactor")
+    code.add_argument("--bump", nargs="+", default=[], metavar="UNIT",
+                      help="results of these units change: new version, their runs are recomputed")
+    code.add_argument("--accept", nargs="+", default=[], metavar="UNIT",
+                      help="a behaviour-preserving edit (refactor): record the source, keep the version")
+
+
+def _runs_command(args) -> int:
+    from vadlib.runs import code as code_units, experiment
+    if args.action == "code":
+        if args.bump or args.accept:
+            code_units.update(bump=args.bump, accept=args.accept)
+        rows = code_units.status()
+        width = max(len(row["unit"]) for row in rows)
+        for row in rows:
+            state = "changed: --bump (results change) or --accept (refactor)" if row["changed"] else "ok"
+            print(f"{row['unit']:<{width}}  v{row['version']}  {state}")
+        return 1 if any(row["changed"] for row in rows) else 0
+    from vadlib import catalog
+    overrides = parse_overrides(args.overrides)
+    planned: dict[str, list[str]] = {}
+    for profile in args.profile or profiles.PROFILE_NAMES:
+        settings = profiles.resolve(profile, **overrides)
+        for entry in catalog.NOTEBOOKS:
+            for config in catalog.planned_runs(entry, settings):
+                planned.setdefault(experiment.config_hash(config), []).append(f"{profile}:{entry.number}")
+    entries = list(experiment.entries())
+    if args.action == "list":
+        for entry in entries:
+            users = sorted(set(planned.get(entry["key"], [])))
+            used = ("planned " + ",".join(users)) if users else "unplanned"
+            stale = f"  stale code: {', '.join(entry['stale_code'])}" if entry["stale_code"] else ""
+            print(f"{entry['key']}  {entry['kind'] or '?':<20} {entry['state']:<10} "
+                  f"{entry['bytes'] / 2**20:8.1f} MiB  {used}{stale}")
+        print(f"{len(entries)} runs, {sum(e['bytes'] for e in entries) / 2**20:.1f} MiB; "
+              f"{sum(e['key'] in planned for e in entries)} used by the plans of "
+              f"{', '.join(args.profile or profiles.PROFILE_NAMES)}")
+        return 0
+    # speed measurements are made by the notebooks, outside the plans: kept unless their code changed
+    doomed = [e for e in experiment.unused(set(planned)) if e["kind"] != "measurement" or e["stale_code"]]
+    for entry in doomed:
+        print(f"{'removing' if args.yes else 'would remove'} {entry['key']}  {entry['kind'] or '?'}  {entry['state']}")
+    if args.yes:
+        freed = experiment.remove(doomed)
+        print(f"removed {len(doomed)} runs, {freed / 2**20:.1f} MiB")
+    else:
+        print(f"{len(doomed)} runs no plan uses; `vadlib runs gc --yes` removes them")
+    return 0
 
 
 def _add_data_commands(commands) -> None:
@@ -106,9 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             meta = reported.info(table_id)
             print(f"{table_id:<6} {meta['paper']}  {meta['caption'][:100]}")
         return 0
-    if args.command == "data":
+    if args.command in ("data", "runs"):
         try:
-            return _data_command(args)
+            return _data_command(args) if args.command == "data" else _runs_command(args)
         except (KeyError, ValueError) as error:
             message = error.args[0] if isinstance(error, KeyError) and error.args else error
             parser.exit(2, f"vadlib: error: {message}\n")

@@ -19,40 +19,46 @@ import inspect
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
 from vadlib import metrics
-from vadlib.experiments import Experiment, RunContext, UsesData
+from vadlib.data import DataSource
+from vadlib.profiles import resolve_device
+from vadlib.runs import code
+from vadlib.runs.experiment import Budget, Experiment, RunContext
 
 BLOCK_KINDS = (None, "sspcab", "ssmctb")
 THREE_D_HOSTS = ("draem3d",)
 
 
 @dataclass(frozen=True)
-class ImageAnomalyRun(UsesData, Experiment):
+class ImageAnomalyRun(Experiment):
     """Train ``host`` (± ``block``) on one class of ``dataset`` and evaluate it."""
+
+    kind: ClassVar[str] = "image_ad"
 
     host: str
     block: str | None
     dataset: str  # mvtec_ad | brats
     category: str  # an MVTec AD class, or "brats"
-    model_size: str = "tiny"
     image_size: int = 64
-    epoch_fraction: float = 0.01
-    max_steps: int | None = 20
-    eval_limit: int | None = 64
-    data_source: str = "synthetic"
-    data_root: str | None = None
     pretrained: bool = False
+    budget: Budget = Budget()
+    data: DataSource = DataSource()
     seed: int = 0
     device: str = "cpu"
 
+    def code_units(self) -> tuple[str, ...]:
+        datasets = [self.dataset] + (["dtd"] if self._anomaly_source_needed() else [])
+        return ("run:image_ad", "train", f"host:{self.host}", "metrics:anomaly") + \
+            (("blocks",) if self.block else ()) + code.data_units(datasets, self.data.synthetic)
+
     # ------------------------------------------------------------------ building blocks
     def _root(self):
-        return self.dataset_root(self.dataset)
+        return self.data.locate(self.dataset)
 
     def _datasets(self, root):
         channels = 3
@@ -81,7 +87,7 @@ class ImageAnomalyRun(UsesData, Experiment):
         if self.block not in BLOCK_KINDS:
             raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
         cls = host_class(self.host)
-        options: dict[str, Any] = {"size": self.model_size, "in_channels": channels,
+        options: dict[str, Any] = {"size": self.budget.model_size, "in_channels": channels,
                                    "pretrained": self.pretrained, "seed": self.seed}
         accepted = inspect.signature(cls).parameters
         if "anomaly_source" in accepted:
@@ -99,25 +105,27 @@ class ImageAnomalyRun(UsesData, Experiment):
 
     def schedule(self, host):
         if "category" in inspect.signature(host.schedule).parameters and self.dataset == "mvtec_ad":
-            return host.schedule(self.model_size, category=self.category)
-        return host.schedule(self.model_size)
+            return host.schedule(self.budget.model_size, category=self.category)
+        return host.schedule(self.budget.model_size)
+
+    def _anomaly_source_needed(self) -> bool:
+        return self.host == "draem" and self.dataset == "mvtec_ad"
 
     def _anomaly_source(self):
-        if self.host not in ("draem",) or self.dataset != "mvtec_ad":
+        if not self._anomaly_source_needed():
             return None
         from vadlib.data.dtd import DTDTextures
-        return DTDTextures(self.dataset_root("dtd"), resize=self.image_size)
+        return DTDTextures(self.data.locate("dtd"), resize=self.image_size)
 
     def total_steps(self, host, n_train: int, batch_size: int, epochs: int) -> int:
         """Optimisation steps: the official epochs × steps per epoch (a pass over the data, or the
         host's own ``steps_per_epoch`` as for CutPaste), scaled by ``epoch_fraction``, capped."""
-        from vadlib.train import scaled_steps
         per_epoch = getattr(host, "steps_per_epoch", None) or math.ceil(n_train / batch_size)
-        return scaled_steps(epochs, per_epoch, self.epoch_fraction, self.max_steps)
+        return self.budget.steps(epochs, per_epoch)
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from vadlib.train import endless, train
+        from vadlib.runs.train import endless, train
         started = time.perf_counter()
         torch.manual_seed(self.seed)
         root = self._root()
@@ -132,7 +140,7 @@ class ImageAnomalyRun(UsesData, Experiment):
                         device=self.device, description=f"{self.host} {self.block or ''} {self.category}")
         host.eval()
         host.fit_normal(_images(batch, self.device) for batch in _loader(train_set, schedule.batch_size))
-        evaluation = evaluate(host, test_set, self.eval_limit, self.seed, self.device,
+        evaluation = evaluate(host, test_set, self.budget.eval_limit, self.seed, self.device,
                               per_slice=self.host in THREE_D_HOSTS)
         save_examples(ctx.dir, evaluation.pop("examples"))
         with torch.no_grad():  # scores of the normal training images: the reference of ensembles
@@ -152,10 +160,10 @@ class ImageAnomalyRun(UsesData, Experiment):
     def dry_run(self, ctx: RunContext) -> dict[str, Any]:
         """One training and one evaluation step at this config's sizes on a synthetic twin."""
         from vadlib.data import synthetic
-        from vadlib.train import endless, train
+        from vadlib.runs.train import endless, train
         # the tiny BraTS twin has no lesion-free 16-slice chunk for 3D training: use the smoke twin
         root = synthetic.generate(self.dataset, size="smoke" if self.dataset == "brats" else "tiny", seed=0)
-        twin = replace(self, data_source="synthetic", category=_twin_class(self.dataset, self.category, root))
+        twin = replace(self, data=DataSource(), category=_twin_class(self.dataset, self.category, root))
         train_set, test_set, channels = twin._datasets(root)
         host = self.build_host(channels, None)
         schedule = self.schedule(host)
@@ -173,7 +181,7 @@ class ImageAnomalyRun(UsesData, Experiment):
 
     def dry_run_key(self) -> str:
         """Classes and seeds change only the data and the initialisation: one dry run per model."""
-        return f"{self.host}/{self.block}/{self.dataset}/{self.model_size}/{self.image_size}"
+        return f"{self.host}/{self.block}/{self.dataset}/{self.budget.model_size}/{self.image_size}"
 
     def gpu_hours(self) -> float:
         """Rough: the official number of steps at ~0.15 s per step on one modern GPU (paper size)."""
@@ -182,9 +190,9 @@ class ImageAnomalyRun(UsesData, Experiment):
         schedule = cls.schedule("paper")
         n_train = {"mvtec_ad": 240, "brats": 11280}[self.dataset]  # MVTec: mean per class (3629/15)
         per_epoch = getattr(cls, "steps_per_epoch", None) or math.ceil(n_train / schedule.batch_size)
-        steps = schedule.epochs * self.epoch_fraction * per_epoch
-        if self.max_steps:
-            steps = min(steps, self.max_steps)
+        steps = schedule.epochs * self.budget.epoch_fraction * per_epoch
+        if self.budget.max_steps:
+            steps = min(steps, self.budget.max_steps)
         return steps * 0.15 / 3600
 
 
@@ -208,7 +216,7 @@ def _volume_split(root, train_slices, test_slices):
 
 
 def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
-    from vadlib.train import data_loader
+    from vadlib.runs.train import data_loader
     return data_loader(dataset, batch_size, shuffle, seed)
 
 
@@ -327,7 +335,7 @@ def load_examples(config: ImageAnomalyRun) -> dict[str, np.ndarray]:
     Keys: ``image`` (N, C, H, W), ``mask`` and ``map`` (N, H, W; absent for hosts without maps),
     ``score``, ``label`` and ``index`` (position in the test set), in test-set order.
     """
-    from vadlib.experiments import execute, run_dir
+    from vadlib.runs.experiment import execute, run_dir
     path = run_dir(config) / EXAMPLES_FILE
     execute(config)
     if not path.exists():  # a run cached before examples were kept: run it again
@@ -382,15 +390,10 @@ def mvtec_classes(settings) -> list[str]:
 
 def run_config(settings, host: str, block: str | None, dataset: str, category: str,
                seed: int | None = None) -> ImageAnomalyRun:
-    from vadlib.notebook import resolve_device
     return ImageAnomalyRun(
         host=host, block=block, dataset=dataset, category=category,
-        model_size=settings.model_size,
         image_size=(IMAGE_SIZE_3D if host in THREE_D_HOSTS else IMAGE_SIZE)[settings.model_size],
-        epoch_fraction=settings.epoch_fraction, max_steps=settings.max_steps,
-        eval_limit=settings.eval_limit, data_source=settings.data_source,
-        data_root=str(settings.data_root) if settings.data_root else None,
-        seed=settings.seed if seed is None else seed, device=resolve_device(settings.device))
+        budget=Budget.from_settings(settings), data=DataSource.from_settings(settings), seed=settings.seed if seed is None else seed, device=resolve_device(settings.device))
 
 
 METRIC_LABELS = {"det_auroc": "det AUROC", "loc_auroc": "loc AUROC", "loc_ap": "loc AP"}
@@ -443,7 +446,7 @@ def mvtec_runs(settings, spec: TableSpec) -> list[ImageAnomalyRun]:
     return list(dict.fromkeys(runs))
 
 
-def mvtec_table(settings, spec: TableSpec, executor=None):
+def mvtec_table(settings, spec: TableSpec):
     """Reproduced cells of a per-class MVTec AD table (in %), one row per class that was run.
 
     The Overall row (the unweighted mean of the 15 classes, as printed) is filled only when all
@@ -452,9 +455,9 @@ def mvtec_table(settings, spec: TableSpec, executor=None):
     import pandas as pd
 
     from vadlib.data import mvtec
-    from vadlib.experiments import run_experiments
+    from vadlib.runs.experiment import run_experiments
     runs = mvtec_runs(settings, spec)
-    results = dict(zip(runs, run_experiments(runs, executor)))
+    results = dict(zip(runs, run_experiments(runs)))
     rows = []
     for category in mvtec_classes(settings):
         row = {"Group": "Texture" if category in mvtec.TEXTURE_CATEGORIES else "Object",
@@ -501,12 +504,12 @@ def brats_runs(settings) -> list[ImageAnomalyRun]:
     return [run_config(settings, host, block, "brats", "brats") for _, host, block in BRATS_ROWS]
 
 
-def brats_table(settings, executor=None):
+def brats_table(settings):
     """Reproduced rows of Table D.4 (in %): slice-level detection AUROC, pixel AUROC and AP."""
     import pandas as pd
 
-    from vadlib.experiments import run_experiments
-    results = run_experiments(brats_runs(settings), executor)
+    from vadlib.runs.experiment import run_experiments
+    results = run_experiments(brats_runs(settings))
     return pd.DataFrame([{"Method": label, "Detection AUROC": 100 * r["det_auroc"],
                           "Localization AUROC": _percent(r["loc_auroc"]),
                           "Localization AP": _percent(r["loc_ap"])}
@@ -518,13 +521,12 @@ def inference_times(settings, pairs=None, batch_size: int = 1, repeats: int = 7)
     the relative expansion over the same host without a block (in %), on this machine.
 
     Hosts are built at the profile's model size and input size with random weights (time does not
-    depend on them) and timed on random inputs in alternation (:mod:`vadlib.timing`). One
+    depend on them) and timed on random inputs in alternation (:mod:`vadlib.runs.timing`). One
     example is one image, or one 16-slice chunk for 3D DRAEM.
     """
     import pandas as pd
 
-    from vadlib import timing
-    from vadlib.notebook import resolve_device
+    from vadlib.runs import timing
     pairs = pairs or [(h, b) for h in ("draem", "nsa", "cutpaste") for b in BLOCK_KINDS] + [
         ("draem3d", None), ("draem3d", "ssmctb")]
     device = resolve_device(settings.device)
@@ -555,12 +557,14 @@ def inference_times(settings, pairs=None, batch_size: int = 1, repeats: int = 7)
     return pd.DataFrame(rows)
 
 
+INFERENCE_UNITS = ("blocks", "host:draem", "host:draem3d", "host:nsa", "host:cutpaste")
+
+
 def measured_inference_times(settings):
     """:func:`inference_times` at the profile's model size on its device, measured once and
-    cached (:class:`vadlib.timing.Measurement`), so reruns reproduce the same table."""
-    from vadlib import timing
-    from vadlib.notebook import resolve_device
-    return timing.measured("vadlib.image_ad:_inference_times_at", model_size=settings.model_size,
+    cached (:class:`vadlib.runs.timing.Measurement`), so reruns reproduce the same table."""
+    from vadlib.runs import timing
+    return timing.measured("image_inference_times", units=INFERENCE_UNITS, model_size=settings.model_size,
                            device=resolve_device(settings.device))
 
 
@@ -582,14 +586,11 @@ def _percent(value):
     return None if value is None else 100 * value
 
 
-from vadlib.plans import register  # noqa: E402  (planners register at import)
 
 
-@register("03_C_sspcab")
 def plan_sspcab(settings) -> list[ImageAnomalyRun]:
     return mvtec_runs(settings, TABLE_C2)
 
 
-@register("04_D_ssmctb")
 def plan_ssmctb(settings) -> list[ImageAnomalyRun]:
     return mvtec_runs(settings, TABLE_D3) + brats_runs(settings)

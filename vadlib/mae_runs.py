@@ -2,7 +2,7 @@
 
 One cached experiment per (method, curriculum, loss weights): pre-train
 :class:`vadlib.models.mae.MAE` or :class:`vadlib.models.curriculum_masking.CMMAE` with
-:func:`vadlib.train.train`, then classify the validation images by their 5 nearest training
+:func:`vadlib.runs.train.train`, then classify the validation images by their 5 nearest training
 images in the frozen encoder's mean-pooled features (:mod:`vadlib.knn_eval`): Acc@1 by majority
 vote and the thesis's "Acc@5" (any of the 5 neighbours right), the "zero-shot" accuracies of
 Tables F.1–F.6 and 4.1, plus a linear probe as an extra column.
@@ -19,13 +19,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 
-from vadlib.experiments import Experiment, RunContext, UsesData
+from vadlib.data import DataSource
+from vadlib.profiles import resolve_device
+from vadlib.runs import code
+from vadlib.runs.experiment import Budget, Experiment, RunContext
 
 IMAGE_SIZE = {"paper": 224, "tiny": 32}
 PAPER_EPOCHS = 200  # the thesis's ablations and Table F.4 train 200 epochs (T 3483, 3505)
@@ -35,55 +38,54 @@ CURVE_SUBSAMPLE = 2000  # gallery images for the k-NN curve along training (the 
 
 
 @dataclass(frozen=True)
-class PretrainRun(UsesData, Experiment):
+class PretrainRun(Experiment):
     """Pre-train MAE (``method="mae"``) or CM-MAE and evaluate it by k-NN."""
+
+    kind: ClassVar[str] = "pretraining"
+
+    def code_units(self) -> tuple[str, ...]:
+        return ("run:pretraining", "train", "model:mae") + code.data_units(["imagenet100"], self.data.synthetic)
 
     method: str = "mae"  # mae | cm_mae
     curriculum: tuple[tuple[str, Any], ...] = ()  # CurriculumSchedule arguments
     model_options: tuple[tuple[str, Any], ...] = ()  # CMMAE arguments (loss weights ...)
-    model_size: str = "tiny"
     image_size: int = 32
-    epoch_fraction: float = 0.01
-    max_steps: int | None = 20
-    eval_limit: int | None = 64
     eval_points: int = 5
-    data_source: str = "synthetic"
-    data_root: str | None = None
+    budget: Budget = Budget()
+    data: DataSource = DataSource()
     seed: int = 0
     device: str = "cpu"
 
     def _root(self):
-        return self.dataset_root("imagenet100")
+        return self.data.locate("imagenet100")
 
     def datasets(self):
         from vadlib.data.imagenet import ImageNetFolder
         root = self._root()
-        classes = None if self.data_source == "synthetic" else "imagenet100"
+        classes = None if self.data.kind == "synthetic" else "imagenet100"
         return (ImageNetFolder(root, "train", classes=_classes(root, classes), resize=self.image_size),
                 ImageNetFolder(root, "val", classes=_classes(root, classes), resize=self.image_size))
 
     def build_model(self):
         if self.method == "mae":
             from vadlib.models.mae import MAE
-            return MAE(self.model_size, seed=self.seed, img_size=self.image_size)
+            return MAE(self.budget.model_size, seed=self.seed, img_size=self.image_size)
         if self.method == "cm_mae":
             from vadlib.models.curriculum_masking import CMMAE, CurriculumSchedule
-            return CMMAE(self.model_size, seed=self.seed, img_size=self.image_size,
+            return CMMAE(self.budget.model_size, seed=self.seed, img_size=self.image_size,
                          curriculum=CurriculumSchedule(**dict(self.curriculum)), **dict(self.model_options))
         raise ValueError(f"method must be 'mae' or 'cm_mae', got {self.method!r}")
 
     def schedule(self):
         from vadlib.models.mae import MAE
-        return MAE.schedule(self.model_size)
+        return MAE.schedule(self.budget.model_size)
 
     def total_steps(self, n_train: int, schedule) -> int:
-        from vadlib.train import scaled_steps
-        return scaled_steps(schedule.epochs, math.ceil(n_train / schedule.batch_size), self.epoch_fraction,
-                            self.max_steps)
+        return self.budget.steps(schedule.epochs, math.ceil(n_train / schedule.batch_size))
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from vadlib.train import endless, train
+        from vadlib.runs.train import endless, train
         started = time.perf_counter()
         torch.manual_seed(self.seed)
         train_set, val_set = self.datasets()
@@ -102,7 +104,7 @@ class PretrainRun(UsesData, Experiment):
                 return None
             model.eval()
             snapshot(model, shown, snapshots, epoch)
-            accuracy = knn(model, train_set, val_set, CURVE_SUBSAMPLE, self.eval_limit, self.device)
+            accuracy = knn(model, train_set, val_set, CURVE_SUBSAMPLE, self.budget.eval_limit, self.device)
             model.train()
             return {"paper_epoch": epoch, "knn_acc1": accuracy["acc@1"], "knn_acc5": accuracy["acc@5"]}
 
@@ -111,7 +113,7 @@ class PretrainRun(UsesData, Experiment):
                         schedule=schedule, total_steps=steps, ctx=ctx, device=self.device,
                         description=f"{self.method} pre-training", on_step=on_step)
         model.eval()
-        final = knn(model, train_set, val_set, None, self.eval_limit, self.device, probe=True)
+        final = knn(model, train_set, val_set, None, self.budget.eval_limit, self.device, probe=True)
         np.savez_compressed(ctx.dir / MASKS_FILE, images=shown.cpu().numpy().astype(np.float16),
                             **{k: np.asarray(v) for k, v in snapshots.items()})
         curve = [{k: h.get(k) for k in ("step", "paper_epoch", "loss", "mae_loss", "masked_fraction", "cmm_loss",
@@ -125,8 +127,8 @@ class PretrainRun(UsesData, Experiment):
         """One pre-training step and one k-NN evaluation at this config's sizes on the smoke twin."""
         from dataclasses import replace
 
-        from vadlib.train import endless, train
-        twin = replace(self, data_source="synthetic", data_root=None)
+        from vadlib.runs.train import endless, train
+        twin = replace(self, data=DataSource())
         train_set, val_set = twin.datasets()
         model = twin.build_model()
         started = time.perf_counter()
@@ -139,14 +141,14 @@ class PretrainRun(UsesData, Experiment):
 
     def dry_run_key(self) -> str:
         """One dry run per method and size: curricula and loss weights change numbers, not shapes."""
-        return f"{self.method}/{self.model_size}/{self.image_size}"
+        return f"{self.method}/{self.budget.model_size}/{self.image_size}"
 
     def gpu_hours(self) -> float:
         """Rough: MAE ViT-B/16 pre-training runs ~1,000 images/s on one modern GPU (MAE's 1600
         epochs of ImageNet-1k take ~ a day on 64 V100s); CM-MAE's masking module adds ~30 %."""
-        images = 126_689 * PAPER_EPOCHS * self.epoch_fraction  # ImageNet-100 train images
-        if self.max_steps:
-            images = min(images, self.max_steps * self.schedule().batch_size)
+        images = 126_689 * PAPER_EPOCHS * self.budget.epoch_fraction  # ImageNet-100 train images
+        if self.budget.max_steps:
+            images = min(images, self.budget.max_steps * self.schedule().batch_size)
         return images / 1000 / 3600 * (1.3 if self.method == "cm_mae" else 1.0)
 
 
@@ -159,7 +161,7 @@ def _spread(n: int, k: int) -> list[int]:
 
 
 def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
-    from vadlib.train import data_loader
+    from vadlib.runs.train import data_loader
     return data_loader(dataset, batch_size, shuffle, seed)
 
 
@@ -247,7 +249,7 @@ def reconstruction(mae, images: torch.Tensor, pred: torch.Tensor, mask: torch.Te
 def load_masks(config: PretrainRun) -> dict[str, np.ndarray]:
     """The masks/reconstructions a run kept: ``images`` (4×3×H×W), per evaluation point
     ``epoch``, ``scores`` and ``visible`` (P×4×n) and ``recon`` (P×4×3×H×W)."""
-    from vadlib.experiments import execute, run_dir
+    from vadlib.runs.experiment import execute, run_dir
     execute(config)
     path = run_dir(config) / MASKS_FILE
     if not path.exists():
@@ -300,13 +302,10 @@ FIGURE_RUNS = {"no_div": _cm({}, lambda_div=0.0), "hard_no_kl": _cm({"constant":
 
 
 def run_config(settings, spec: tuple) -> PretrainRun:
-    from vadlib.notebook import resolve_device
     method, curriculum, options = spec
-    return PretrainRun(method=method, curriculum=curriculum, model_options=options, model_size=settings.model_size,
-                       image_size=IMAGE_SIZE[settings.model_size], epoch_fraction=settings.epoch_fraction,
-                       max_steps=settings.max_steps, eval_limit=settings.eval_limit,
-                       data_source=settings.data_source,
-                       data_root=str(settings.data_root) if settings.data_root else None,
+    return PretrainRun(method=method, curriculum=curriculum, model_options=options,
+                       image_size=IMAGE_SIZE[settings.model_size], budget=Budget.from_settings(settings),
+                       data=DataSource.from_settings(settings),
                        seed=settings.seed, device=resolve_device(settings.device))
 
 
@@ -321,15 +320,15 @@ def table_runs(settings, table_id: str) -> list[PretrainRun]:
     return list(dict.fromkeys(run_config(settings, spec) for _, spec in _rows(settings, table_id)))
 
 
-def table(settings, table_id: str, executor=None) -> pd.DataFrame:
+def table(settings, table_id: str) -> pd.DataFrame:
     """Reproduced k-NN accuracies (%) of a Paper F table, keyed like the printed one."""
     from vadlib import reported
-    from vadlib.experiments import run_experiments
+    from vadlib.runs.experiment import run_experiments
     printed = reported.load_table(table_id)
     keys = reported.info(table_id)["key_columns"]
     rows = _rows(settings, table_id)
     runs = [run_config(settings, spec) for _, spec in rows]
-    results = dict(zip(runs, run_experiments(list(dict.fromkeys(runs)), executor)))
+    results = dict(zip(runs, run_experiments(list(dict.fromkeys(runs)))))
     out = []
     for position, run in enumerate(runs):
         label_cells = {k: printed.iloc[position][k] for k in keys}
@@ -341,7 +340,7 @@ def table(settings, table_id: str, executor=None) -> pd.DataFrame:
 def curves(settings, specs: dict[str, tuple]) -> pd.DataFrame:
     """Per training step of each run: losses, masked fraction, curriculum weight and (at the
     evaluation points) k-NN accuracy, in one long table with a ``run`` column."""
-    from vadlib.experiments import run_experiments
+    from vadlib.runs.experiment import run_experiments
     runs = {label: run_config(settings, spec) for label, spec in specs.items()}
     results = run_experiments(list(runs.values()))
     return pd.concat([pd.DataFrame(r["history"]).assign(run=label) for label, r in zip(runs, results)],
@@ -418,10 +417,8 @@ def mask_viewer(kept: dict[str, np.ndarray]):
     return widgets.VBox([widgets.HBox([image_box, point_box]), output])
 
 
-from vadlib.plans import register  # noqa: E402  (planners register at import)
 
 
-@register("06_F_curriculum_mae")
 def plan_cm_mae(settings) -> list[PretrainRun]:
     runs = [run for table_id in TABLE_ROWS for run in table_runs(settings, table_id)]
     runs += [run_config(settings, spec) for spec in FIGURE_RUNS.values()]

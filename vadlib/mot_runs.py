@@ -2,7 +2,7 @@
 training data, evaluation data), as in Tables A.1 and A.3–A.5; test-split submission files for
 Table A.2 (= 2.1).
 
-A run trains :class:`vadlib.models.hrnet_tracker.HRNetTracker` with :func:`vadlib.train.train`,
+A run trains :class:`vadlib.models.hrnet_tracker.HRNetTracker` with :func:`vadlib.runs.train.train`,
 then tracks every evaluation sequence frame by frame -- ``model.predict`` (heat-map peaks, boxes,
 128-d embeddings) feeding :class:`vadlib.tracking.Tracker` (JDE/FairMOT association) -- and
 scores the MOTChallenge rows with :func:`vadlib.metrics.tracking.evaluate_mot` (TrackEval: MOTA,
@@ -30,13 +30,16 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 
-from vadlib.experiments import Experiment, RunContext, UsesData
+from vadlib.data import DataSource
+from vadlib.profiles import resolve_device
+from vadlib.runs import code
+from vadlib.runs.experiment import Budget, Experiment, RunContext
 
 INPUT_SIZE = {"paper": (608, 1088), "tiny": (96, 160)}  # (H, W); paper: FairMOT's default
 MODEL_FILE = "model.pt"
@@ -47,8 +50,10 @@ MOT17_COPY = "SDP"
 
 
 @dataclass(frozen=True)
-class TrackerRun(UsesData, Experiment):
+class TrackerRun(Experiment):
     """Train one variant of Paper A's tracker and evaluate it on ``eval_data``."""
+
+    kind: ClassVar[str] = "tracking"
 
     attention: str = "none"  # none | implicit | explicit
     dense: bool = False
@@ -56,19 +61,19 @@ class TrackerRun(UsesData, Experiment):
     explicit_stage: int = 3
     train_data: str = "mot17_half"
     eval_data: str = "mot17_half_val"
-    model_size: str = "tiny"
     input_size: tuple[int, int] = INPUT_SIZE["tiny"]
-    epoch_fraction: float = 0.01
-    max_steps: int | None = 20
-    eval_limit: int | None = 64
-    data_source: str = "synthetic"
-    data_root: str | None = None
+    budget: Budget = Budget()
+    data: DataSource = DataSource()
     seed: int = 0
     device: str = "cpu"
 
+    def code_units(self) -> tuple[str, ...]:
+        return ("run:tracking", "train", "model:tracker", "metrics:tracking") + \
+            code.data_units(["mot17"], self.data.synthetic)
+
     # ------------------------------------------------------------------ data
     def _root(self, name: str) -> Path:
-        return self.dataset_root(name)
+        return self.data.locate(name)
 
     def training_set(self):
         """(dataset of frames with globally unique identities, number of identities)."""
@@ -101,21 +106,20 @@ class TrackerRun(UsesData, Experiment):
 
     def build_model(self, n_identities: int):
         from vadlib.models.hrnet_tracker import HRNetTracker
-        return HRNetTracker(size=self.model_size, attention=self.attention, dense=self.dense,
+        return HRNetTracker(size=self.budget.model_size, attention=self.attention, dense=self.dense,
                             gated=self.gated, explicit_stage=self.explicit_stage,
                             n_identities=max(3, n_identities), seed=self.seed)
 
     def schedule(self):
         from vadlib.models.hrnet_tracker import HRNetTracker
-        return HRNetTracker.schedule(self.model_size, self.attention)
+        return HRNetTracker.schedule(self.budget.model_size, self.attention)
 
     def total_steps(self, n_train: int, batch_size: int, epochs: int) -> int:
-        from vadlib.train import scaled_steps
-        return scaled_steps(epochs, math.ceil(n_train / batch_size), self.epoch_fraction, self.max_steps)
+        return self.budget.steps(epochs, math.ceil(n_train / batch_size))
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from vadlib.train import endless, train
+        from vadlib.runs.train import endless, train
         started = time.perf_counter()
         torch.manual_seed(self.seed)
         train_set, n_identities = self.training_set()
@@ -129,9 +133,9 @@ class TrackerRun(UsesData, Experiment):
         torch.save(model.state_dict(), ctx.dir / MODEL_FILE)
         model.eval()
         root, names, half = self.evaluation_sequences()
-        tracks = {name: track_sequence(model, root, name, self.input_size, half, self.eval_limit, self.device)
+        tracks = {name: track_sequence(model, root, name, self.input_size, half, self.budget.eval_limit, self.device)
                   for name in names}
-        scores = evaluate(root, tracks, half, EVAL_BENCHMARK[self.eval_data], self.eval_limit)
+        scores = evaluate(root, tracks, half, EVAL_BENCHMARK[self.eval_data], self.budget.eval_limit)
         return {**scores, "n_identities": n_identities, "train_frames": len(train_set), "train_steps": steps,
                 "loss_first": history[0]["loss"] if history else None,
                 "loss_last": history[-1]["loss"] if history else None,
@@ -142,8 +146,8 @@ class TrackerRun(UsesData, Experiment):
         """One training step and one tracked frame at this config's sizes on the smoke twins."""
         from dataclasses import replace
 
-        from vadlib.train import endless, train
-        twin = replace(self, data_source="synthetic", data_root=None)
+        from vadlib.runs.train import endless, train
+        twin = replace(self, data=DataSource())
         train_set, n_identities = twin.training_set()
         model = twin.build_model(n_identities)
         started = time.perf_counter()
@@ -157,7 +161,7 @@ class TrackerRun(UsesData, Experiment):
     def dry_run_key(self) -> str:
         """One dry run per attention kind and training data: the dense, ungated and stage
         variants differ by a few gates, which the unit tests build at every setting."""
-        return f"{self.attention}/{self.train_data}/{self.model_size}/{self.input_size}"
+        return f"{self.attention}/{self.train_data}/{self.budget.model_size}/{self.input_size}"
 
     def gpu_hours(self) -> float:
         """From the thesis's own figure: ~60 h (implicit, 60 epochs, batch 16) / ~120 h (explicit,
@@ -208,7 +212,7 @@ def _collate(items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
-    from vadlib.train import data_loader
+    from vadlib.runs.train import data_loader
     return data_loader(dataset, batch_size, shuffle, seed, collate_fn=_collate)
 
 
@@ -276,7 +280,7 @@ def evaluate(root: Path, tracks: dict[str, pd.DataFrame], half: str | None, benc
 
 def load_model(config: TrackerRun):
     """The trained model of ``config`` (running it first if not cached), in eval mode, on CPU."""
-    from vadlib.experiments import execute, run_dir
+    from vadlib.runs.experiment import execute, run_dir
     results = execute(config)
     path = run_dir(config) / MODEL_FILE
     if not path.exists():
@@ -309,12 +313,9 @@ PROPOSED = (("Ours(Implicit)", IMPLICIT), ("Ours(Explicit)", EXPLICIT))
 
 def run_config(settings, options: dict[str, Any], train_data: str = "mot17_half",
                eval_data: str = "mot17_half_val") -> TrackerRun:
-    from vadlib.notebook import resolve_device
-    return TrackerRun(**options, train_data=train_data, eval_data=eval_data, model_size=settings.model_size,
-                      input_size=INPUT_SIZE[settings.model_size], epoch_fraction=settings.epoch_fraction,
-                      max_steps=settings.max_steps, eval_limit=settings.eval_limit,
-                      data_source=settings.data_source,
-                      data_root=str(settings.data_root) if settings.data_root else None,
+    return TrackerRun(**options, train_data=train_data, eval_data=eval_data, 
+                      input_size=INPUT_SIZE[settings.model_size], budget=Budget.from_settings(settings),
+                      data=DataSource.from_settings(settings),
                       seed=settings.seed, device=resolve_device(settings.device))
 
 
@@ -326,27 +327,27 @@ def proposed_runs(settings) -> list[TrackerRun]:
     return [run_config(settings, options, "jde_mixture", "mot15_train") for _, options in PROPOSED]
 
 
-def ablation_table(settings, table_id: str, executor=None) -> pd.DataFrame:
+def ablation_table(settings, table_id: str) -> pd.DataFrame:
     """Reproduced MOTA and IDF1 (%) of Tables A.3–A.5 on the MOT17 half-split validation."""
-    from vadlib.experiments import run_experiments
+    from vadlib.runs.experiment import run_experiments
     rows = ABLATION_ROWS[table_id]
     runs = [run_config(settings, options) for _, options in rows]
-    results = dict(zip(runs, run_experiments(list(dict.fromkeys(runs)), executor)))
+    results = dict(zip(runs, run_experiments(list(dict.fromkeys(runs)))))
     return pd.DataFrame([{"Backbone": label, "MOTA": results[run]["metrics"]["MOTA"],
                           "IDF1": results[run]["metrics"]["IDF1"]} for (label, _), run in zip(rows, runs)])
 
 
-def table_a1(settings, executor=None) -> pd.DataFrame:
+def table_a1(settings) -> pd.DataFrame:
     """Reproduced rows of Table A.1: the proposed trackers on MOT15 train (MOTA, IDF1 in %, IDs)."""
-    from vadlib.experiments import run_experiments
-    results = run_experiments(proposed_runs(settings), executor)
+    from vadlib.runs.experiment import run_experiments
+    results = run_experiments(proposed_runs(settings))
     return pd.DataFrame([{"Tracker": label, "Ref": "", "MOTA": r["metrics"]["MOTA"], "IDF1": r["metrics"]["IDF1"],
                           "IDs": r["metrics"]["IDSW"]} for (label, _), r in zip(PROPOSED, results)])
 
 
 def detail_table(settings, runs: dict[str, TrackerRun]) -> pd.DataFrame:
     """Every TrackEval summary metric of some runs (the columns the printed tables leave out)."""
-    from vadlib.experiments import run_experiments
+    from vadlib.runs.experiment import run_experiments
     results = run_experiments(list(runs.values()))
     columns = ["MOTA", "MOTP", "IDF1", "IDSW", "HOTA", "DetA", "AssA", "MT", "ML", "FP", "FN"]
     return pd.DataFrame([{"run": label, **{c: r["metrics"].get(c) for c in columns}}
@@ -492,9 +493,7 @@ def frame_scrubber(root: Path, sequence: str, rows: pd.DataFrame, frames: list[i
     return widgets.VBox([slider, output])
 
 
-from vadlib.plans import register  # noqa: E402  (planners register at import)
 
 
-@register("01_A_attention_tracker")
 def plan_tracker(settings) -> list[TrackerRun]:
     return list(dict.fromkeys(proposed_runs(settings) + [run for t in ABLATION_ROWS for run in ablation_runs(settings, t)]))

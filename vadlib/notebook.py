@@ -19,18 +19,8 @@ import numpy as np
 import pandas as pd
 
 from vadlib import artifacts, paths, profiles, reported
+from vadlib.data import DataSource
 from vadlib.catalog import notebook_by_id
-
-
-def resolve_device(device: str) -> str:
-    """``auto`` → ``cuda`` when PyTorch sees a GPU, else ``cpu``; anything else is returned as given."""
-    if device != "auto":
-        return device
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def seed_everything(seed: int) -> None:
@@ -66,13 +56,13 @@ class Session:
             self.data_fingerprint = artifacts.fingerprint([reported.TABLES_DIR, reported.AUDIT_DIR])
 
     def dataset(self, name: str, size: str = "smoke") -> Path:
-        """The directory of dataset ``name`` for this profile (a synthetic twin under ``smoke``).
+        """The directory of dataset ``name`` for this profile (a synthetic twin under ``smoke``),
+        located by the same rule as every run (:class:`vadlib.data.DataSource`).
 
         Its fingerprint joins the data fingerprint recorded with every artifact saved afterwards.
         """
-        from vadlib.data import dataset_root
         from vadlib.data.integrity import fingerprint
-        root = dataset_root(name, self.settings, size=size)
+        root = DataSource.from_settings(self.settings).locate(name, size)
         self.datasets[name] = fingerprint(root)
         combined = "\n".join([self.data_fingerprint] + [f"{k}={v}" for k, v in sorted(self.datasets.items())])
         self.data_fingerprint = "sha256:" + hashlib.sha256(combined.encode()).hexdigest()
@@ -108,6 +98,6 @@ def setup(notebook: str, *, profile: str = profiles.DEFAULT_PROFILE, data_root: 
     seed_everything(settings.seed)
     use_style()
     parameters = {"profile": profile, "data_root": data_root, "device": device, "seed": seed, "overrides": overrides}
-    resolved_device = resolve_device(settings.device)
+    resolved_device = profiles.resolve_device(settings.device)
     artifacts.set_provenance(entry.stem, profile, parameters, {**settings.as_dict(), "device_used": resolved_device})
     return Session(entry.stem, entry.paper, settings, resolved_device)

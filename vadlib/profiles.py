@@ -126,6 +126,17 @@ def resolve(profile: str = DEFAULT_PROFILE, **overrides: Any) -> Settings:
     return Settings(profile, MappingProxyType(values), tuple(sorted(overrides)))
 
 
+def resolve_device(device: str) -> str:
+    """``auto`` → ``cuda`` when PyTorch sees a GPU, else ``cpu``; anything else is returned as given."""
+    if device != "auto":
+        return device
+    try:
+        import torch
+    except ImportError:
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def describe() -> str:
     """A Markdown table of every knob and its value per profile (used in the README)."""
     lines = ["| knob | smoke | quick | full | meaning |", "|---|---|---|---|---|"]

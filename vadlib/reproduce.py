@@ -20,7 +20,8 @@ from typing import Any, Sequence
 from tqdm.auto import tqdm
 
 import vadlib
-from vadlib import artifacts, experiments, paths, plans, profiles
+from vadlib import artifacts, catalog, paths, profiles
+from vadlib.runs import experiment
 from vadlib.catalog import NOTEBOOKS, NotebookEntry, notebook_by_id
 
 KERNEL = "python3"  # the kernel of the interpreter running vadlib: works in a fresh venv
@@ -196,13 +197,13 @@ def plan(entries: Sequence[NotebookEntry], settings: profiles.Settings) -> list[
     rows = []
     checked: set[str] = set()  # a model already checked for an earlier notebook is not rebuilt
     for entry in entries:
-        configs = plans.planned_runs(entry.stem, settings)
+        configs = catalog.planned_runs(entry, settings)
         distinct = {c.dry_run_key(): c for c in configs}
         distinct = {key: c for key, c in distinct.items() if key not in checked}
         checked |= set(distinct)
         row = PlanRow(entry.stem, len(configs), len(distinct), sum(c.gpu_hours() for c in configs))
         for config in tqdm(list(distinct.values()), desc=f"dry run {entry.number}", leave=False, disable=not distinct):
-            row.checked.append({"run": config.name, **experiments.dry_run(config)})
+            row.checked.append({"run": config.name, **experiment.dry_run(config)})
         rows.append(row)
     return rows
 

@@ -22,13 +22,16 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 
-from vadlib.experiments import Experiment, RunContext, UsesData
+from vadlib.data import DataSource
+from vadlib.profiles import resolve_device
+from vadlib.runs import code
+from vadlib.runs.experiment import Budget, Experiment, RunContext
 
 NETWORKS = ("alexnet", "resnet18")  # the paper's two classifiers (Tables B.2, B.3)
 ARCHITECTURES = NETWORKS + ("small_cnn",)  # + the CPU-sized learnability check (not in the paper)
@@ -40,22 +43,26 @@ REAL_TESTS = {"intentional_fall": "Intentional Fall", "dummy_fall": "Dummy"}  # 
 
 
 @dataclass(frozen=True)
-class FallClassifierRun(UsesData, Experiment):
+class FallClassifierRun(Experiment):
     """Generate ThermalSynth data, train ``network`` on it, test on held-out synthetic data."""
+
+    kind: ClassVar[str] = "fall_classification"
+
+    def code_units(self) -> tuple[str, ...]:
+        return ("run:fall_classification", "train", "model:small_cnn", "thermalsynth", "metrics:classification") + \
+            code.data_units(["seasons_in_drift", "intentional_fall", "dummy_fall"], self.data.synthetic)
 
     network: str = "alexnet"
     n_sequences: int = SEQUENCES["tiny"]
     test_sequences: int = TEST_SEQUENCES["tiny"]
     test_clip_share: float = 0.25
-    epoch_fraction: float = 0.01
-    max_steps: int | None = 20
-    data_source: str = "synthetic"
-    data_root: str | None = None
+    budget: Budget = Budget()
+    data: DataSource = DataSource()
     seed: int = 0
     device: str = "cpu"
 
     def _root(self):
-        return self.dataset_root("seasons_in_drift")
+        return self.data.locate("seasons_in_drift")
 
     def backgrounds(self):
         """(training clips' backgrounds, held-out clips' backgrounds)."""
@@ -66,7 +73,7 @@ class FallClassifierRun(UsesData, Experiment):
         held_out = max(1, int(round(len(clips) * self.test_clip_share)))
         return clips[:-held_out], clips[-held_out:]
 
-    def data(self):
+    def generated_sets(self):
         """(train, validation, test) :class:`vadlib.thermal.ThermalSynthSet`."""
         from vadlib.thermal import generate_samples
         train_backgrounds, test_backgrounds = self.backgrounds()
@@ -81,9 +88,9 @@ class FallClassifierRun(UsesData, Experiment):
         found = {}
         for name in REAL_TESTS:
             try:
-                found[name] = fall_tests.load(self.dataset_root(name), name)
+                found[name] = fall_tests.load(self.data.locate(name), name)
             except DatasetError as error:
-                if self.data_source != "real":
+                if self.data.kind != "real":
                     raise
                 found[name] = f"{str(error).splitlines()[0]} (not public: `vadlib data fetch {name}` says how to request it)"
         return found
@@ -106,15 +113,13 @@ class FallClassifierRun(UsesData, Experiment):
                                "checkpoint; momentum, weight decay and schedule not stated (none used)")
 
     def total_steps(self, n_train: int, schedule) -> int:
-        from vadlib.train import scaled_steps
-        return scaled_steps(schedule.epochs, math.ceil(n_train / schedule.batch_size), self.epoch_fraction,
-                            self.max_steps)
+        return self.budget.steps(schedule.epochs, math.ceil(n_train / schedule.batch_size))
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from vadlib.train import endless, train
+        from vadlib.runs.train import endless, train
         started = time.perf_counter()
-        train_set, val_set, test_set = self.data()
+        train_set, val_set, test_set = self.generated_sets()
         model = self.build_model().to(self.device)
         schedule = self.schedule()
         steps = self.total_steps(len(train_set), schedule)
@@ -150,9 +155,9 @@ class FallClassifierRun(UsesData, Experiment):
         """One step of the paper-size network on a few samples generated from the smoke twin."""
         from dataclasses import replace
 
-        from vadlib.train import endless, train
-        twin = replace(self, data_source="synthetic", data_root=None, n_sequences=8, test_sequences=4)
-        train_set, _, test_set = twin.data()
+        from vadlib.runs.train import endless, train
+        twin = replace(self, data=DataSource(), n_sequences=8, test_sequences=4)
+        train_set, _, test_set = twin.generated_sets()
         model = twin.build_model()
         started = time.perf_counter()
         loss = torch.nn.CrossEntropyLoss()
@@ -161,7 +166,7 @@ class FallClassifierRun(UsesData, Experiment):
         evaluate(model, test_set, "cpu")
         for data in twin.real_tests().values():  # the loader and the evaluation on the real sets' twins
             evaluate(model, data.subset(range(min(4, len(data)))), "cpu")
-        missing = [text for text in self.real_tests().values() if isinstance(text, str)] if self.data_source == "real" else []
+        missing = [text for text in self.real_tests().values() if isinstance(text, str)] if self.data.kind == "real" else []
         return {"parameters": sum(p.numel() for p in model.parameters()),
                 "step_time_s": round(time.perf_counter() - started, 3),
                 **({"note": "; ".join(missing)} if missing else {})}
@@ -173,9 +178,9 @@ class FallClassifierRun(UsesData, Experiment):
         """Rough: 20 epochs of the paper's 69,000 samples at ~2,000 samples/s (small inputs, one
         RTX 2080 Ti class GPU), plus generating the data (~20 min on two CPU cores, see
         ``benchmarks/bench_thermalsynth.py``)."""
-        samples = 20 * self.epoch_fraction * self.n_sequences * 69_000 / PAPER_SEQUENCES
-        if self.max_steps:
-            samples = min(samples, self.max_steps * 32)
+        samples = 20 * self.budget.epoch_fraction * self.n_sequences * 69_000 / PAPER_SEQUENCES
+        if self.budget.max_steps:
+            samples = min(samples, self.budget.max_steps * 32)
         return samples / 2000 / 3600
 
 
@@ -191,7 +196,7 @@ class _Samples(torch.utils.data.Dataset):
 
 
 def _loader(synth, batch_size: int, shuffle: bool = False, seed: int = 0):
-    from vadlib.train import data_loader
+    from vadlib.runs.train import data_loader
     return data_loader(_Samples(synth), batch_size, shuffle, seed)
 
 
@@ -221,12 +226,9 @@ def evaluate(model, synth, device: str = "cpu") -> dict[str, Any]:
 
 # ---------------------------------------------------------------------------------------- plans
 def run_config(settings, network: str) -> FallClassifierRun:
-    from vadlib.notebook import resolve_device
     return FallClassifierRun(network=network, n_sequences=SEQUENCES[settings.model_size],
                              test_sequences=TEST_SEQUENCES[settings.model_size],
-                             epoch_fraction=settings.epoch_fraction, max_steps=settings.max_steps,
-                             data_source=settings.data_source,
-                             data_root=str(settings.data_root) if settings.data_root else None,
+                             budget=Budget.from_settings(settings), data=DataSource.from_settings(settings),
                              seed=settings.seed, device=resolve_device(settings.device))
 
 
@@ -240,19 +242,20 @@ def learnability_run(settings) -> FallClassifierRun:
     """Does a network learn fall / no fall from generated data? (A check of the data, not a row of
     the paper: the smoke profile trains AlexNet and ResNet-18 far too briefly to tell.)"""
     from dataclasses import replace
-    return replace(run_config(settings, "small_cnn"), epoch_fraction=1.0, max_steps=None, **LEARNABILITY_SEQUENCES)
+    config = run_config(settings, "small_cnn")
+    return replace(config, budget=replace(config.budget, epoch_fraction=1.0, max_steps=None), **LEARNABILITY_SEQUENCES)
 
 
-def learnability(settings, executor=None) -> dict:
+def learnability(settings) -> dict:
     """The result of :func:`learnability_run` (cached like every run)."""
-    from vadlib.experiments import run_experiments
-    return run_experiments([learnability_run(settings)], executor)[0]
+    from vadlib.runs.experiment import run_experiments
+    return run_experiments([learnability_run(settings)])[0]
 
 
-def results(settings, executor=None) -> dict[str, dict]:
-    from vadlib.experiments import run_experiments
+def results(settings) -> dict[str, dict]:
+    from vadlib.runs.experiment import run_experiments
     runs = [run_config(settings, network) for network in NETWORKS]
-    return {network: result for network, result in zip(NETWORKS, run_experiments(runs, executor))}
+    return {network: result for network, result in zip(NETWORKS, run_experiments(runs))}
 
 
 def _tested(result: dict) -> dict[str, dict]:
@@ -314,9 +317,7 @@ def rates_on_synthetic(found: dict[str, dict]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-from vadlib.plans import register  # noqa: E402  (planners register at import)
 
 
-@register("02_B_thermalsynth")
 def plan_thermalsynth(settings) -> list[FallClassifierRun]:
     return [run_config(settings, network) for network in NETWORKS] + [learnability_run(settings)]

@@ -23,14 +23,17 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import torch
 
 from vadlib import metrics
-from vadlib.experiments import Experiment, RunContext, UsesData
+from vadlib.data import DataSource
+from vadlib.profiles import resolve_device
+from vadlib.runs import code
+from vadlib.runs.experiment import Budget, Experiment, RunContext
 
 BLOCK_KINDS = (None, "sspcab", "ssmctb")
 VIDEO_DATASETS = ("avenue", "shanghaitech", "thermal_rare_event")
@@ -47,8 +50,10 @@ def _data_module(dataset: str):
 
 
 @dataclass(frozen=True)
-class VideoAnomalyRun(UsesData, Experiment):
+class VideoAnomalyRun(Experiment):
     """Train ``host`` (± ``block`` at ``position`` with ``block_options``) on ``dataset``, score it."""
+
+    kind: ClassVar[str] = "video_ad"
 
     host: str
     block: str | None
@@ -56,19 +61,19 @@ class VideoAnomalyRun(UsesData, Experiment):
     position: str = "late"
     block_options: tuple[tuple[str, Any], ...] = ()  # constructor arguments of the block (ablations)
     host_options: tuple[tuple[str, Any], ...] = ()
-    model_size: str = "tiny"
     frame_size: int = 64
-    epoch_fraction: float = 0.01
-    max_steps: int | None = 20
-    eval_limit: int | None = 64
-    data_source: str = "synthetic"
-    data_root: str | None = None
+    budget: Budget = Budget()
+    data: DataSource = DataSource()
     seed: int = 0
     device: str = "cpu"
 
+    def code_units(self) -> tuple[str, ...]:
+        return ("run:video_ad", "train", f"host:{self.host}", "metrics:anomaly") + \
+            (("blocks",) if self.block else ()) + code.data_units([self.dataset, "vad_tracks"], self.data.synthetic)
+
     # ------------------------------------------------------------------ building blocks
     def _root(self):
-        return self.dataset_root(self.dataset)
+        return self.data.locate(self.dataset)
 
     @property
     def grayscale(self) -> bool:
@@ -80,7 +85,7 @@ class VideoAnomalyRun(UsesData, Experiment):
         if self.block not in BLOCK_KINDS:
             raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
         cls = video_host_class(self.host)
-        host = cls(size=self.model_size, in_channels=1 if self.grayscale else 3, seed=self.seed,
+        host = cls(size=self.budget.model_size, in_channels=1 if self.grayscale else 3, seed=self.seed,
                    **{**dict(self.host_options), **overrides})
         if self.block:
             sites = host.sites_for(self.position)
@@ -100,19 +105,18 @@ class VideoAnomalyRun(UsesData, Experiment):
         """The host's official schedule (per dataset where the host distinguishes them)."""
         import inspect
         if "dataset" in inspect.signature(host_or_class.schedule).parameters:
-            return host_or_class.schedule(self.model_size, dataset=self.dataset)
-        return host_or_class.schedule(self.model_size)
+            return host_or_class.schedule(self.budget.model_size, dataset=self.dataset)
+        return host_or_class.schedule(self.budget.model_size)
 
     def total_steps(self, host, n_train: int, batch_size: int, epochs: int) -> int:
         """The official epochs × steps per epoch (a pass over the data, or the host's own
         ``steps_per_epoch`` when its schedule counts iterations), scaled and capped."""
-        from vadlib.train import scaled_steps
         per_epoch = getattr(host, "steps_per_epoch", None) or math.ceil(n_train / batch_size)
-        return scaled_steps(epochs, per_epoch, self.epoch_fraction, self.max_steps)
+        return self.budget.steps(epochs, per_epoch)
 
     # ------------------------------------------------------------------ the experiment
     def run(self, ctx: RunContext) -> dict[str, Any]:
-        from vadlib.train import endless, train
+        from vadlib.runs.train import endless, train
         started = time.perf_counter()
         torch.manual_seed(self.seed)
         root = self._root()
@@ -131,7 +135,7 @@ class VideoAnomalyRun(UsesData, Experiment):
             host.reset_test_memory()
         scored, regions, examples = score_videos(host, self, root, self.device, threshold)
         np.savez_compressed(ctx.dir / EXAMPLES_FILE, **{f"maps/{v}": m for v, m in examples.items()})
-        evaluation = evaluate(scored, regions, self.dataset, self.data_source, self.data_root)
+        evaluation = evaluate(scored, regions, self.dataset, self.data)
         return {**evaluation, "train_steps": steps, "n_train_clips": len(train_set),
                 "loss_first": history[0]["loss"] if history else None,
                 "loss_last": history[-1]["loss"] if history else None,
@@ -143,9 +147,9 @@ class VideoAnomalyRun(UsesData, Experiment):
         from dataclasses import replace
 
         from vadlib.data import synthetic
-        from vadlib.train import endless, train
+        from vadlib.runs.train import endless, train
         root = synthetic.generate(self.dataset, size="smoke", seed=0)
-        twin = replace(self, data_source="synthetic")
+        twin = replace(self, data=DataSource())
         note = None
         try:
             host = twin.build_host()
@@ -170,7 +174,7 @@ class VideoAnomalyRun(UsesData, Experiment):
         the block's arithmetic, not what the host must fit (every ablation row is built by the
         tests)."""
         return f"{self.host}/{self.block}/{self.position}/{self.host_options}/" \
-               f"{self.model_size}/{self.frame_size}/{self.dataset == 'thermal_rare_event'}"
+               f"{self.budget.model_size}/{self.frame_size}/{self.dataset == 'thermal_rare_event'}"
 
     def gpu_hours(self) -> float:
         """Rough: the official number of steps at ~0.1 s per step on one modern GPU."""
@@ -179,9 +183,9 @@ class VideoAnomalyRun(UsesData, Experiment):
         schedule = self.schedule(cls)
         n_train = {"avenue": 15328, "shanghaitech": 274515, "thermal_rare_event": 20000}[self.dataset]
         per_epoch = getattr(cls, "steps_per_epoch", None) or math.ceil(n_train / schedule.batch_size)
-        steps = schedule.epochs * self.epoch_fraction * per_epoch
-        if self.max_steps:
-            steps = min(steps, self.max_steps)
+        steps = schedule.epochs * self.budget.epoch_fraction * per_epoch
+        if self.budget.max_steps:
+            steps = min(steps, self.budget.max_steps)
         return steps * 0.1 / 3600
 
 
@@ -191,7 +195,7 @@ EXAMPLES_FILE = "examples.npz"
 def load_example_maps(config: VideoAnomalyRun) -> dict[str, np.ndarray]:
     """video -> (frames, h, w) error maps the run kept (running it first if not cached); the
     frames are those of the run's ``frame_scores[video]["frames"]``."""
-    from vadlib.experiments import execute, run_dir
+    from vadlib.runs.experiment import execute, run_dir
     execute(config)
     path = run_dir(config) / EXAMPLES_FILE
     if not path.exists():  # cached before examples were kept
@@ -202,7 +206,7 @@ def load_example_maps(config: VideoAnomalyRun) -> dict[str, np.ndarray]:
 
 
 def _loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0):
-    from vadlib.train import data_loader
+    from vadlib.runs.train import data_loader
     return data_loader(dataset, batch_size, shuffle, seed)
 
 
@@ -234,7 +238,7 @@ def score_videos(host, config: VideoAnomalyRun, root, device: str, threshold: fl
     turned into regions as each video finishes, so memory holds one video's maps at a time.
     """
     test_set = config.clips(root, "test", host.window)
-    keep = _strided_positions(test_set.windows, config.eval_limit)
+    keep = _strided_positions(test_set.windows, config.budget.eval_limit)
     subset = torch.utils.data.Subset(test_set, keep.tolist())
     scored: dict[str, dict[str, Any]] = {}
     regions: list[pd.DataFrame] = []
@@ -320,7 +324,7 @@ def _frame_shape(test_set, video: str) -> tuple[int, int]:
 
 
 def evaluate(scored: dict[str, dict[str, Any]], regions: pd.DataFrame, dataset: str,
-             data_source: str = "synthetic", data_root: str | None = None) -> dict[str, Any]:
+             data: DataSource = DataSource()) -> dict[str, Any]:
     """Micro/macro frame AUC, and RBDC/TBDC where track annotations exist."""
     scores = {v: s["scores"] for v, s in scored.items()}
     labels = {v: s["labels"] for v, s in scored.items()}
@@ -331,7 +335,7 @@ def evaluate(scored: dict[str, dict[str, Any]], regions: pd.DataFrame, dataset: 
         "n_abnormal": int(sum(v.sum() for v in labels.values())),
         "frame_scores": {v: {"frames": s["frames"].tolist(), "scores": [float(x) for x in s["scores"]],
                              "labels": s["labels"].tolist()} for v, s in scored.items()}}
-    gt = _tracks(dataset, data_source, data_root)
+    gt = _tracks(dataset, data)
     if gt is not None:
         gt = gt.astype({"video": str})
         check_tracks_against_labels(gt, scored)
@@ -371,14 +375,13 @@ def _two_classes(labels: dict[str, np.ndarray]) -> bool:
     return 0 < joined.sum() < len(joined)
 
 
-def _tracks(dataset: str, data_source: str, data_root: str | None):
+def _tracks(dataset: str, data: DataSource):
     """RBDC/TBDC ground truth of Avenue / ShanghaiTech from ``vad_tracks``; None if absent."""
     if dataset not in ("avenue", "shanghaitech"):
         return None
-    from vadlib import profiles
-    from vadlib.data import DatasetError, dataset_root, vad_tracks
+    from vadlib.data import DatasetError, vad_tracks
     try:
-        root = dataset_root("vad_tracks", profiles.resolve("smoke", data_source=data_source, data_root=data_root))
+        root = data.locate("vad_tracks")
         return vad_tracks.tracks(root, dataset)
     except DatasetError:
         return None
@@ -424,14 +427,12 @@ DATASET_HOST_OPTIONS = {("ffp", "avenue"): (("lam_int", 0.001),)}
 
 
 def run_config(settings, host: str, dataset: str, variant: Variant = BASELINE) -> VideoAnomalyRun:
-    from vadlib.notebook import resolve_device
     return VideoAnomalyRun(
         host=host, block=variant.block, dataset=dataset, position=variant.position,
         host_options=DATASET_HOST_OPTIONS.get((host, dataset), ()),
-        block_options=_without_defaults(variant.block, variant.options), model_size=settings.model_size,
-        frame_size=FRAME_SIZE[settings.model_size], epoch_fraction=settings.epoch_fraction,
-        max_steps=settings.max_steps, eval_limit=settings.eval_limit, data_source=settings.data_source,
-        data_root=str(settings.data_root) if settings.data_root else None, seed=settings.seed,
+        block_options=_without_defaults(variant.block, variant.options), 
+        frame_size=FRAME_SIZE[settings.model_size], budget=Budget.from_settings(settings),
+        data=DataSource.from_settings(settings), seed=settings.seed,
         device=resolve_device(settings.device))
 
 
@@ -553,17 +554,17 @@ def ablation_runs(settings, table_id: str) -> list[VideoAnomalyRun]:
     return list(dict.fromkeys(run for _, run in _ablation_rows(settings, ABLATIONS[table_id]) if run))
 
 
-def ablation_table(settings, table_id: str, executor=None) -> pd.DataFrame:
+def ablation_table(settings, table_id: str) -> pd.DataFrame:
     """Reproduced rows of an ablation table (in %), keyed by the printed table's label columns;
     rows beyond ``ablation_limit`` or that cannot be run are left out (shown as not run)."""
     from vadlib import reported
-    from vadlib.experiments import run_experiments
+    from vadlib.runs.experiment import run_experiments
     spec = ABLATIONS[table_id]
     printed = reported.load_table(table_id)
     keys = reported.info(table_id)["key_columns"]
     metric_columns = [c for c in printed.columns if c in METRIC_COLUMNS]
     pairs = [(row, run) for row, run in _ablation_rows(settings, spec) if run is not None]
-    results = dict(zip([run for _, run in pairs], run_experiments(list(dict.fromkeys(r for _, r in pairs)), executor)))
+    results = dict(zip([run for _, run in pairs], run_experiments(list(dict.fromkeys(r for _, r in pairs)))))
     rows = []
     for row, run in pairs:
         result = results[run]
@@ -625,14 +626,14 @@ def comparison_runs(settings, table_id: str) -> list[VideoAnomalyRun]:
                               for dataset in COMPARISON_DATASETS[table_id]))
 
 
-def comparison_table(settings, table_id: str, executor=None) -> pd.DataFrame:
+def comparison_table(settings, table_id: str) -> pd.DataFrame:
     """Reproduced rows (in %) of the hosts vadlib has in a method-comparison table (C.3, D.5,
     D.6); the other methods' rows stay reported-only (marked not run)."""
     from vadlib import reported
-    from vadlib.experiments import run_experiments
+    from vadlib.runs.experiment import run_experiments
     printed = reported.load_table(table_id)
     runs = comparison_runs(settings, table_id)
-    results = dict(zip(runs, run_experiments(runs, executor)))
+    results = dict(zip(runs, run_experiments(runs)))
     printed_rows = printed.set_index("Method")
     rows = []
     for label, host, variant in _comparison_rows(table_id):
@@ -650,7 +651,7 @@ def comparison_table(settings, table_id: str, executor=None) -> pd.DataFrame:
 
 
 def _curves(settings, host: str, dataset: str, variants: dict[str, Variant]) -> dict[str, dict]:
-    from vadlib.experiments import execute
+    from vadlib.runs.experiment import execute
     return {label: execute(run_config(settings, host, dataset, variant))["frame_scores"]
             for label, variant in variants.items()}
 
@@ -661,7 +662,7 @@ def frame_score_curves(settings, host: str, dataset: str, variants: dict[str, Va
     ``video`` defaults to the first test video with both normal and abnormal frames."""
     import matplotlib.pyplot as plt
 
-    from vadlib.plots import _score_axes
+    from vadlib.plots.video import score_axes as _score_axes
     found = _curves(settings, host, dataset, variants)
     first = next(iter(found.values()))
     video = video or next((v for v, s in first.items() if 0 < sum(s["labels"]) < len(s["labels"])), next(iter(first)))
@@ -712,13 +713,12 @@ def speed(settings, host: str, variants: dict[str, Variant], batch_size: int = 4
 
     Per variant: ms per training clip (host loss + λ · block loss, backward, Adam step) and ms per
     test frame (``frame_evidence``), both timed in alternation across the variants
-    (:mod:`vadlib.timing`) on random clips at the profile's frame size; clips/s, frames/s and the
+    (:mod:`vadlib.runs.timing`) on random clips at the profile's frame size; clips/s, frames/s and the
     relative expansion over the variant without a block follow. Table C.6 / D.7 report the test
     side, per example, on an RTX 3090.
     """
-    from vadlib import timing
+    from vadlib.runs import timing
     from vadlib.models.blocks import block_loss
-    from vadlib.notebook import resolve_device
     device = resolve_device(settings.device)
     built, steps, tests = {}, {}, {}
     for label, variant in variants.items():
@@ -757,10 +757,9 @@ def speed(settings, host: str, variants: dict[str, Variant], batch_size: int = 4
 
 def measured_speed(settings, host: str, variants: dict[str, Variant]) -> pd.DataFrame:
     """:func:`speed` at the profile's model size on its device, measured once and cached
-    (:class:`vadlib.timing.Measurement`), so reruns reproduce the same tables."""
-    from vadlib import timing
-    from vadlib.notebook import resolve_device
-    return timing.measured("vadlib.video_ad:_speed_at", model_size=settings.model_size,
+    (:class:`vadlib.runs.timing.Measurement`), so reruns reproduce the same tables."""
+    from vadlib.runs import timing
+    return timing.measured("video_speed", units=("blocks", f"host:{host}"), model_size=settings.model_size,
                            device=resolve_device(settings.device), host=host,
                            variants={label: [v.block, v.position, [list(o) for o in v.options]]
                                      for label, v in variants.items()})
@@ -784,16 +783,13 @@ def timing_row(speeds: pd.DataFrame, method: str, columns: dict[str, str],
     return pd.DataFrame([row])
 
 
-from vadlib.plans import register  # noqa: E402  (planners register at import)
 
 
-@register("03_C_sspcab")
 def plan_sspcab_video(settings) -> list[VideoAnomalyRun]:
     runs = [run for table in ("C.1", "C.4", "C.5") for run in ablation_runs(settings, table)]
     return list(dict.fromkeys(runs + comparison_runs(settings, "C.3")))
 
 
-@register("04_D_ssmctb")
 def plan_ssmctb_video(settings) -> list[VideoAnomalyRun]:
     runs = [run for table in ("D.2", "D.8", "D.9", "D.10", "D.11", "D.12") for run in ablation_runs(settings, table)]
     return list(dict.fromkeys(runs + comparison_runs(settings, "D.5") + comparison_runs(settings, "D.6")))

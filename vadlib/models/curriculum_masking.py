@@ -106,7 +106,7 @@ task", λ_prog = 1.0 for 200 epochs, T 3483; Fig. F.2's factors -0.001, -0.002, 
   curriculum update, the first switch to adversarial included [I]. Default False (the thesis's choice).
 * **Epochs.** The curriculum depends on the epoch: call :meth:`CMMAE.set_epoch` at every epoch
   start, or pass ``steps_per_epoch`` and the model counts its own training steps (the project's
-  :func:`vadlib.train.train` has no epoch hook). Epochs are integers (the schedule is discrete).
+  :func:`vadlib.runs.train.train` has no epoch hook). Epochs are integers (the schedule is discrete).
 
 **The CMM's optimiser** (not stated) [I/X]: the CMM lives in :class:`MaskingLearner`, whose
 parameters are kept at ``requires_grad=False`` outside its own update, so the project's optimiser

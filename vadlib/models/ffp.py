@@ -52,7 +52,7 @@ to follow it.
 norm (affine, ε = 1e-5) on all but the first layer; a final conv4×4 to one channel, stride 1,
 sigmoid -> a map of patch scores. Weights N(0, 0.02), biases zero.
 
-*How the discriminator is trained.* ``vadlib.train.train`` calls ``loss, logs =
+*How the discriminator is trained.* ``vadlib.runs.train.train`` calls ``loss, logs =
 host.training_loss(batch)`` and then steps one optimizer built from the parameters that require
 gradients. The discriminator therefore lives in :class:`Adversary`, a submodule whose parameters
 are kept at ``requires_grad=False``: the project's optimizer never includes them (and an

@@ -90,7 +90,7 @@ Decisions where the thesis is silent (the [I]/[X] entries of the spec, §1.12):
   auxiliary head has the main heat-map head's structure and bias; ``aux_weight`` 1 (the aux loss
   has the heat-map loss's form and weight).
 * The identity classifier and the uncertainty scalars are parameters of the model, so any
-  optimiser built from ``model.parameters()`` (:func:`vadlib.train.train`) trains them -- FairMOT's
+  optimiser built from ``model.parameters()`` (:func:`vadlib.runs.train.train`) trains them -- FairMOT's
   first public versions forgot to (spec §1.4); ``n_identities`` default 14455 (FairMOT's joint-set
   value, 2020-06 ``opts.py``; pass :attr:`vadlib.data.mot.JDEMixture.nID` for real data).
 * Initialisation: HRNet as FairMOT (conv N(0, 0.001)); heads, gates and classifier PyTorch's

@@ -72,7 +72,7 @@ Batches: :meth:`MAE.training_loss` takes an N×C×H×W tensor in [0, 1], a dict 
 Schedule (:meth:`MAE.schedule`): the thesis states no optimiser, learning rate, batch size or
 warm-up (spec §2.6/§2.10). MAE's pre-training recipe (its Table 8) is AdamW (β = 0.9, 0.95),
 weight decay 0.05, base lr 1.5e-4 scaled by batch/256, cosine decay, 40 warm-up epochs,
-RandomResizedCrop. The project's :func:`vadlib.train.make_optimizer` knows only Adam / SGD without
+RandomResizedCrop. The project's :func:`vadlib.runs.train.make_optimizer` knows only Adam / SGD without
 warm-up, so the schedule says Adam, lr 1.5e-4 (batch 256), no weight decay, cosine: AdamW, β2 =
 0.95, the decay and the warm-up need support in ``vadlib/train.py`` (``source`` says so). Epochs:
 200 (the thesis's ablations, T 3483/3505; "the same amount" for baseline and CM-MAE, T 3302).
@@ -532,7 +532,7 @@ class MAE(nn.Module):
 
     # ---------------------------------------------------------------- training / features
     def training_loss(self, batch) -> tuple[Tensor, dict[str, float]]:
-        """MAE loss with fresh random masks (the project's ``vadlib.train.train`` contract)."""
+        """MAE loss with fresh random masks (the project's ``vadlib.runs.train.train`` contract)."""
         loss, _, m = self(images_of(batch))
         return loss, {"mae_loss": float(loss.detach()), "masked_fraction": float(m.mask.mean())}
 

@@ -4,7 +4,7 @@
 batches and the host's :class:`~vadlib.models.hosts.Schedule`. Each step adds the self-supervised
 losses of any SSPCAB/SSMCTB blocks in the model, weighted by the papers' λ; the learning rate follows
 the schedule's milestones; mixed precision is used on CUDA; the state is checkpointed through the
-experiment's :class:`~vadlib.experiments.RunContext`, so an interrupted run resumes where it stopped.
+experiment's :class:`~vadlib.runs.experiment.RunContext`, so an interrupted run resumes where it stopped.
 """
 
 from __future__ import annotations

@@ -13,11 +13,13 @@ import json
 import statistics
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
+
+import pandas as pd
 
 import torch
 
-from vadlib.experiments import Experiment
+from vadlib.runs.experiment import Experiment, execute
 
 
 def ms_per_example(fn: Callable[[torch.Tensor], object], batch: torch.Tensor, *, warmup: int = 2,
@@ -58,21 +60,38 @@ def relative_expansion(with_block: float, without: float) -> float:
     return 100 * (with_block - without) / without
 
 
+#: stable name of a measurement -> "module:function" that makes it (returns a DataFrame). The name
+#: is the measurement's identity in the cache; the function may move (update this table).
+MEASUREMENTS = {
+    "image_inference_times": "vadlib.image_ad:_inference_times_at",
+    "video_speed": "vadlib.video_ad:_speed_at",
+}
+
+
 @dataclass(frozen=True)
 class Measurement(Experiment):
     """A speed measurement made once and cached like a training run.
 
     Timings change from run to run; caching them makes a rerun of a notebook write the same
-    tables byte for byte, like every other cached result. ``function`` ("module:name") returns a
-    DataFrame and is called with the keyword ``arguments`` (canonical JSON). To measure again,
-    delete the run's directory (``vadlib.experiments.run_dir(config)``).
+    tables byte for byte, like every other cached result. ``what`` names an entry of
+    :data:`MEASUREMENTS`, called with the keyword ``arguments`` (canonical JSON); ``units`` are
+    the code units it times. To measure again, delete the run's directory
+    (``vadlib.runs.experiment.run_dir(config)``).
     """
 
-    function: str
+    kind: ClassVar[str] = "measurement"
+
+    what: str
     arguments: str
+    units: tuple[str, ...] = ()
+
+    def code_units(self) -> tuple[str, ...]:
+        return ("run:measurement",) + self.units
 
     def run(self, ctx) -> dict[str, Any]:
-        module, _, name = self.function.partition(":")
+        if self.what not in MEASUREMENTS:
+            raise KeyError(f"unknown measurement {self.what!r}; known: {', '.join(MEASUREMENTS)}")
+        module, _, name = MEASUREMENTS[self.what].partition(":")
         frame = getattr(importlib.import_module(module), name)(**json.loads(self.arguments))
         return {"rows": json.loads(frame.to_json(orient="records"))}
 
@@ -80,10 +99,7 @@ class Measurement(Experiment):
         return {}
 
 
-def measured(function: str, **arguments) -> "pd.DataFrame":
-    """The DataFrame of ``function(**arguments)``, from the cache after the first call."""
-    import pandas as pd
-
-    from vadlib.experiments import execute
-    config = Measurement(function, json.dumps(arguments, sort_keys=True))
+def measured(what: str, units: tuple[str, ...] = (), **arguments) -> pd.DataFrame:
+    """The DataFrame of measurement ``what`` with ``arguments``, from the cache after the first call."""
+    config = Measurement(what, json.dumps(arguments, sort_keys=True), tuple(sorted(units)))
     return pd.DataFrame(execute(config)["rows"])

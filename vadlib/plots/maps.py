@@ -1,26 +1,19 @@
-"""Figures shared by the notebooks: the masked-convolution footprint, anomaly-map grids, explorers.
+"""Image figures: the masked-convolution footprint (Fig. C.2), anomaly-map grids, localization
+contours and the map explorer.
 
-Every function returns a matplotlib figure (or an ipywidgets box) and reads only arrays or
-models it is given, so the notebooks decide what is plotted and ``nb.figure`` saves it.
-
-Explorers are interactive in JupyterLab and fall back to a static figure where no one can
-click: under papermill (``vadlib reproduce`` sets ``VADLIB_HEADLESS=1``), outside a kernel, or
-without ipywidgets.
+Every function returns a matplotlib figure (or an ipywidgets box) and reads only arrays or models
+it is given, so the notebooks decide what is plotted and ``nb.figure`` saves it.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Callable, Sequence
 
 import numpy as np
 
-HEADLESS_ENV = "VADLIB_HEADLESS"
+from vadlib.plots.widgets import interactive
 
 
-# ------------------------------------------------------------------------------------------------
-# The masked convolution
-# ------------------------------------------------------------------------------------------------
 def masked_footprint(kernel_size: int = 1, dilation: int = 1, mask_size: int = 1, dims: int = 2) -> np.ndarray:
     """Which input positions an output of the masked convolution sees, measured on the layer.
 
@@ -82,9 +75,6 @@ def _draw_footprint(ax, footprint: np.ndarray, colours, title: str, centre: bool
     ax.set_title(title, fontsize=9)
 
 
-# ------------------------------------------------------------------------------------------------
-# Anomaly maps
-# ------------------------------------------------------------------------------------------------
 def _display_image(image: np.ndarray) -> np.ndarray:
     """(C, H, W) in [0, 1] → what imshow wants: (H, W, 3) or (H, W)."""
     image = np.asarray(image, dtype=np.float32)
@@ -193,22 +183,6 @@ def localization_contours(examples: dict[str, dict[str, np.ndarray]], rows: Sequ
     return fig
 
 
-# ------------------------------------------------------------------------------------------------
-# Explorers
-# ------------------------------------------------------------------------------------------------
-def interactive() -> bool:
-    """True inside a Jupyter kernel with ipywidgets, unless ``VADLIB_HEADLESS=1`` (papermill)."""
-    if os.environ.get(HEADLESS_ENV) == "1":
-        return False
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 def map_explorer(load: Callable[[str, str], dict[str, np.ndarray]], classes: Sequence[str],
                  models: Sequence[str], *, static_models: Sequence[str] | None = None):
     """Pick a class and a model, step through its test examples: image, ground truth, anomaly map.
@@ -242,114 +216,3 @@ def map_explorer(load: Callable[[str, str], dict[str, np.ndarray]], classes: Seq
         box.observe(draw, names="value")
     draw()
     return widgets.VBox([widgets.HBox([class_box, model_box, example_box]), output])
-
-
-def show(view) -> None:
-    """Show what :func:`map_explorer` returned: a widget box, or a static figure."""
-    from matplotlib.figure import Figure
-    if isinstance(view, Figure):
-        import matplotlib.pyplot as plt
-        plt.show()
-    else:
-        from IPython.display import display
-        display(view)
-
-
-def _score_axes(ax, curves: dict[str, dict], cursor: int | None = None) -> None:
-    """Score curves of one video for several models, ground-truth abnormal frames shaded."""
-    from vadlib.data.video import intervals_from_labels
-    first = next(iter(curves.values()))
-    frames = np.asarray(first["frames"])
-    for start, end in intervals_from_labels(first["labels"], one_based=False):
-        ax.axvspan(frames[start], frames[end], color="#D55E00", alpha=0.15, lw=0)
-    for label, curve in curves.items():
-        ax.plot(curve["frames"], curve["scores"], label=label, lw=1.2)
-    if cursor is not None:
-        ax.axvline(cursor, color="black", lw=0.8)
-    ax.set_xlabel("frame"), ax.set_ylabel("anomaly score"), ax.set_ylim(-0.02, 1.02)
-    ax.legend(fontsize=7, loc="upper left")
-
-
-def video_frame_view(curves: dict[str, dict], read_frame: Callable[[int], np.ndarray],
-                     maps: dict[str, np.ndarray], position: int, title: str = ""):
-    """One scored frame of a test video: the frame, each model's error map over it, and the
-    score curves with a cursor at the frame (ground-truth anomaly shaded)."""
-    import matplotlib.pyplot as plt
-
-    first = next(iter(curves.values()))
-    frame_number = int(first["frames"][position])
-    image = read_frame(frame_number)
-    fig = plt.figure(figsize=(3 + 2.4 * (1 + len(maps)), 2.8))
-    grid = fig.add_gridspec(1, 2 + len(maps), width_ratios=[1] * (1 + len(maps)) + [2.2])
-    ax = fig.add_subplot(grid[0, 0])
-    ax.imshow(image, cmap="gray")
-    state = "abnormal" if first["labels"][position] else "normal"
-    ax.set_title(f"frame {frame_number} ({state})", fontsize=9)
-    for column, (label, video_maps) in enumerate(maps.items(), start=1):
-        ax_map = fig.add_subplot(grid[0, column])
-        extent = (0, image.shape[1], image.shape[0], 0)  # the map, stretched back over the frame
-        ax_map.imshow(image, cmap="gray", extent=extent)
-        ax_map.imshow(video_maps[position].astype(np.float32), cmap="inferno", alpha=0.6, extent=extent,
-                      vmin=float(video_maps.min()), vmax=float(video_maps.max()) or 1.0)
-        ax_map.set_title(f"{label}\nscore {curves[label]['scores'][position]:.2f}", fontsize=8)
-    for ax_image in fig.axes:
-        ax_image.set_xticks([]), ax_image.set_yticks([]), ax_image.grid(False)
-    _score_axes(fig.add_subplot(grid[0, -1]), curves, cursor=frame_number)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
-
-
-def video_explorer(curves: dict[str, dict], read_frame: Callable[[int], np.ndarray],
-                   maps: dict[str, np.ndarray], title: str = ""):
-    """Scrub a test video: the frame, each model's anomaly map and the score curves with ground
-    truth. Interactive: a slider over the scored frames. Headless: the frame with the highest
-    score of the first model (:func:`video_frame_view`)."""
-    first = next(iter(curves.values()))
-    peak = int(np.argmax(first["scores"]))
-    if not interactive():
-        return video_frame_view(curves, read_frame, maps, peak, title)
-    import ipywidgets as widgets
-    import matplotlib.pyplot as plt
-
-    slider = widgets.IntSlider(value=peak, min=0, max=len(first["frames"]) - 1, description="frame #",
-                               continuous_update=False)
-    output = widgets.Output()
-
-    def draw(*_):
-        with output:
-            output.clear_output(wait=True)
-            video_frame_view(curves, read_frame, maps, slider.value, title)
-            plt.show()
-
-    slider.observe(draw, names="value")
-    draw()
-    return widgets.VBox([slider, output])
-
-
-def confusion_grid(matrices: dict[tuple[str, str], np.ndarray], labels: Sequence[str] = ("fall", "no fall"),
-                   title: str = ""):
-    """Annotated confusion matrices on a grid: ``matrices[(row, column)]`` is a square count
-    matrix (rows true class, columns predicted, classes in ``labels`` order); grid rows and
-    columns follow the keys' first appearance (Fig. B.6: test sets by networks)."""
-    import matplotlib.pyplot as plt
-    import seaborn as sns
-    if not matrices:
-        raise ValueError("no confusion matrices to draw")
-    rows = list(dict.fromkeys(row for row, _ in matrices))
-    columns = list(dict.fromkeys(column for _, column in matrices))
-    fig, axes = plt.subplots(len(rows), len(columns), figsize=(3.6 * len(columns), 3.2 * len(rows)),
-                             layout="constrained", squeeze=False)
-    for (r, row), (c, column) in ((rc, cc) for rc in enumerate(rows) for cc in enumerate(columns)):
-        ax = axes[r, c]
-        if (row, column) not in matrices:
-            ax.set_axis_off()
-            continue
-        sns.heatmap(np.asarray(matrices[row, column]), annot=True, fmt="d", cmap="Blues", cbar=False, ax=ax,
-                    xticklabels=labels, yticklabels=labels)
-        ax.set(title=f"{column}, {row}", xlabel="predicted", ylabel="true")
-        ax.grid(False)
-    if title:
-        fig.suptitle(title)
-    return fig
