@@ -1,4 +1,11 @@
+import sys
+from pathlib import Path
+
 import pytest
+
+# tests mirror the package (tests/runs/, tests/papers/, ...) and are imported by path
+# (--import-mode=importlib), so helper modules beside this file are put on the path here
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(autouse=True)
