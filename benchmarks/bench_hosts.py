@@ -3,7 +3,7 @@
 Tables C.6 and D.7 report milliseconds per example on an RTX 3090 and, for C.6, the relative
 time expansion a block adds. Absolute times are the machine's; the relative expansion is what
 compares. For each host (DRAEM, NSA, CutPaste 3-way, 3D DRAEM) the variants are built with random
-weights and timed in alternation on one random batch (``vadlib.image_ad.inference_times``:
+weights and timed in alternation on one random batch (``vadlib.runs.image_ad.inference_times``:
 median of ``--repeat`` rounds after warm-up), then printed beside the thesis's percentages.
 
     python benchmarks/bench_hosts.py                    # tiny hosts at 64² (3D: 16×32²), CPU
@@ -21,8 +21,8 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vadlib import image_ad, profiles  # noqa: E402
-from vadlib.runs import timing  # noqa: E402
+from vadlib.profiles import resolve_device  # noqa: E402
+from vadlib.runs import image_ad, timing  # noqa: E402
 
 # The thesis's relative expansions, derived from the printed milliseconds of Tables C.6 / D.7.
 THESIS = [
@@ -42,10 +42,10 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = profiles.resolve("smoke" if args.size == "tiny" else "full", device=args.device)
-    print(f"image hosts at model size {settings.model_size}, device {args.device}, batch {args.batch}, "
+    print(f"image hosts at model size {args.size}, device {args.device}, batch {args.batch}, "
           f"{torch.get_num_threads()} CPU threads, median of {args.repeat} alternating rounds")
-    times = image_ad.inference_times(settings, batch_size=args.batch, repeats=args.repeat)
+    times = image_ad.inference_times(args.size, resolve_device(args.device), batch_size=args.batch,
+                                     repeats=args.repeat)
     with pd.option_context("display.float_format", "{:.2f}".format, "display.width", 120):
         print(times.to_string(index=False))
         thesis = pd.DataFrame([{"Host (thesis, RTX 3090)": host, "Block": block, "ms without": base,

@@ -3,7 +3,7 @@
 Synthetic case the size of the CUHK Avenue test set: 21 videos with Avenue's frame counts (15,324
 frames in total), 47 ground-truth anomaly tracks, about 2 predicted regions per frame (detections
 near the GT with higher scores, random boxes with lower scores). Both implementations run the same
-algorithm (vadlib/metrics/anomaly.py, ``rbdc_tbdc_curves``); the loop below is written
+algorithm (vadlib/metrics/rbdc_tbdc.py, ``rbdc_tbdc_curves``); the loop below is written
 independently, one prediction at a time, as a straightforward reading of that algorithm. The
 script asserts that both give the same RBDC and TBDC and prints both times and the speed-up.
 
@@ -23,7 +23,7 @@ import pandas as pd
 from sklearn.metrics import auc
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vadlib.metrics.anomaly import rbdc_tbdc  # noqa: E402
+from vadlib.metrics import rbdc_tbdc  # noqa: E402
 
 #: Frames of the 21 Avenue test videos (HF2-VAD metadata; paper_C.md §5.1); sum = 15,324.
 AVENUE_TEST_FRAMES = [1439, 1211, 923, 947, 1007, 1283, 605, 36, 1175, 841, 472, 1271, 549, 507,

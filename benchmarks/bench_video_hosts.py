@@ -3,7 +3,7 @@
 Tables C.6 and D.7 report test milliseconds per example on an RTX 3090 and the relative time
 expansion a block adds. For each video host (plain auto-encoder, FFP, MNAD) the variants without a
 block, with SSPCAB and with SSMCTB (at the papers' default placement) are built and timed in
-alternation on one batch of random clips (``vadlib.video_ad.speed``: median of ``--repeat``
+alternation on one batch of random clips (``vadlib.runs.video_ad.speed``: median of ``--repeat``
 rounds after warm-up): ms per training clip (loss, backward, Adam step) and per test frame,
 clips/s and frames/s, and the test relative expansion, printed beside the thesis's percentages.
 
@@ -22,8 +22,8 @@ import pandas as pd
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from vadlib import profiles, video_ad  # noqa: E402
-from vadlib.runs import timing  # noqa: E402
+from vadlib.profiles import resolve_device  # noqa: E402
+from vadlib.runs import timing, video_ad  # noqa: E402
 
 THESIS = [  # Tables C.6 and D.7 (ms per example, RTX 3090)
     ("Liu et al. (FFP)", "+SSPCAB", 2.1, 2.4), ("Liu et al. (FFP)", "+SSMCTB", 2.1, 2.5),
@@ -44,11 +44,11 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = profiles.resolve("smoke" if args.size == "tiny" else "full", device=args.device)
-    print(f"video hosts at model size {settings.model_size}, frames {video_ad.FRAME_SIZE[settings.model_size]}², "
+    print(f"video hosts at model size {args.size}, frames {video_ad.FRAME_SIZE[args.size]}², "
           f"device {args.device}, batch {args.batch}, {torch.get_num_threads()} CPU threads, "
           f"median of {args.repeat} alternating rounds")
-    speeds = pd.concat([video_ad.speed(settings, host, VARIANTS, batch_size=args.batch, repeats=args.repeat)
+    device = resolve_device(args.device)
+    speeds = pd.concat([video_ad.speed(args.size, device, host, VARIANTS, batch_size=args.batch, repeats=args.repeat)
                         for host in args.hosts], ignore_index=True)
     with pd.option_context("display.float_format", "{:.2f}".format, "display.width", 160):
         print(speeds.to_string(index=False))

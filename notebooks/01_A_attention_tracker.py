@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -22,7 +23,8 @@
 #
 # The network is `vadlib.models.hrnet_tracker` (HRNet-W18 + FairMOT heads + attention gates), the
 # association `vadlib.tracking` (Kalman filter + JDE/FairMOT matching), the metrics TrackEval
-# through `vadlib.metrics.tracking`; every trained variant is a cached run of `vadlib.mot_runs`.
+# through `vadlib.metrics.tracking`; every trained variant is a cached run of `vadlib.runs.tracking`, and
+# `vadlib.papers.a_tracker` says which runs fill which table.
 # Under smoke the runs train a tiny network for a few steps on the synthetic MOT twins: the
 # numbers test the pipeline, not the paper (the association alone is shown working below).
 
@@ -70,9 +72,10 @@ for name in ['mot17']:
 # the detector is perfect.
 
 # %%
-from vadlib import mot_runs
+from vadlib import plots
+from vadlib.papers import a_tracker
 
-oracle, oracle_tracks = mot_runs.oracle_tracking(nb.settings)
+oracle, oracle_tracks = a_tracker.oracle_tracking(nb.settings)
 display(oracle.round(2))
 
 # %%
@@ -80,8 +83,8 @@ mot17_root = nb.dataset("mot17")
 first = next(iter(oracle_tracks))
 shown_frames = sorted(oracle_tracks[first].frame.unique())
 picked = [shown_frames[i] for i in (0, len(shown_frames) // 3, 2 * len(shown_frames) // 3, -1)]
-fig = mot_runs.tracked_frames_figure(mot17_root, first, oracle_tracks[first], picked,
-                                     title=f"{first}: association of noisy ground-truth boxes")
+fig = plots.tracked_frames_figure(mot17_root, first, oracle_tracks[first], picked,
+                                  title=f"{first}: association of noisy ground-truth boxes")
 nb.figure(fig, "A.5_oracle_association")
 plt.show()
 
@@ -97,7 +100,7 @@ plt.show()
 # starts from random weights: the thesis's COCO-pretrained checkpoint is not available.
 
 # %%
-a1 = mot_runs.table_a1(nb.settings)
+a1 = a_tracker.table_a1(nb.settings)
 display(nb.table("A.1", reproduced=a1))
 
 # %% [markdown]
@@ -119,11 +122,12 @@ display(nb.table("A.2"))
 display(nb.table("2.1"))
 
 # %%
+from vadlib.runs import tracking
 from vadlib.runs.experiment import run_dir
 
-for label, run in zip(("Ours(Implicit)", "Ours(Explicit)"), mot_runs.proposed_runs(nb.settings)):
+for label, run in zip(("Ours(Implicit)", "Ours(Explicit)"), a_tracker.proposed_runs(nb.settings)):
     for benchmark in ("MOT16", "MOT17"):
-        files = mot_runs.write_submission(run, benchmark, run_dir(run) / "submission" / benchmark)
+        files = tracking.write_submission(run, benchmark, run_dir(run) / "submission" / benchmark)
         print(f"{label} {benchmark}: {len(files)} files in {files[0].parent}")
 
 # %% [markdown]
@@ -136,11 +140,11 @@ for label, run in zip(("Ours(Implicit)", "Ours(Explicit)"), mot_runs.proposed_ru
 # stages only (the final implicit design). A.4's dense row is A.3's gated dense row: one run.
 
 # %%
-a3 = mot_runs.ablation_table(nb.settings, "A.3")
+a3 = a_tracker.ablation_table(nb.settings, "A.3")
 display(nb.table("A.3", reproduced=a3))
 
 # %%
-a4 = mot_runs.ablation_table(nb.settings, "A.4")
+a4 = a_tracker.ablation_table(nb.settings, "A.4")
 display(nb.table("A.4", reproduced=a4))
 
 # %% [markdown]
@@ -150,7 +154,7 @@ display(nb.table("A.4", reproduced=a4))
 # loss; same training and evaluation data as A.3/A.4.
 
 # %%
-a5 = mot_runs.ablation_table(nb.settings, "A.5")
+a5 = a_tracker.ablation_table(nb.settings, "A.5")
 display(nb.table("A.5", reproduced=a5))
 
 # %% [markdown]
@@ -160,12 +164,12 @@ display(nb.table("A.5", reproduced=a5))
 # counts are at this profile's model size.
 
 # %%
-variants = {"HRNet": mot_runs.PLAIN, "dense, ungated": {**mot_runs.DENSE, "gated": False}, "dense": mot_runs.DENSE,
-            "consecutive (implicit)": mot_runs.IMPLICIT,
+variants = {"HRNet": a_tracker.PLAIN, "dense, ungated": {**a_tracker.DENSE, "gated": False}, "dense": a_tracker.DENSE,
+            "consecutive (implicit)": a_tracker.IMPLICIT,
             **{f"explicit after stage {s}": {"attention": "explicit", "explicit_stage": s} for s in (1, 2, 3)}}
-runs = {label: mot_runs.run_config(nb.settings, options) for label, options in variants.items()}
-details = mot_runs.detail_table(nb.settings, runs)
-details["parameters"] = [mot_runs.load_model(run).parameter_counts()["network"] for run in runs.values()]
+runs = {label: tracking.run_config(nb.settings, options) for label, options in variants.items()}
+details = a_tracker.detail_table(nb.settings, runs)
+details["parameters"] = [tracking.load_model(run).parameter_counts()["network"] for run in runs.values()]
 display(details.round(2))
 
 # %% [markdown]
@@ -176,18 +180,17 @@ display(details.round(2))
 # a frame scrubber.
 
 # %%
-import pandas as pd
 from IPython.display import HTML
 
-explicit = mot_runs.proposed_runs(nb.settings)[1]
-model = mot_runs.load_model(explicit)
-root, names, half = mot_runs.run_config(nb.settings, mot_runs.EXPLICIT).evaluation_sequences()
+explicit = a_tracker.proposed_runs(nb.settings)[1]
+model = tracking.load_model(explicit)
+root, names, half = tracking.run_config(nb.settings, a_tracker.EXPLICIT).evaluation_sequences()
 sequence = names[0]
-rows = mot_runs.track_sequence(model, root, sequence, explicit.input_size, half, nb.settings.eval_limit)
-frames = mot_runs.evaluated_frames(root, sequence, half, nb.settings.eval_limit)
+rows = tracking.track_sequence(model, root, sequence, explicit.input_size, half, nb.settings.eval_limit)
+frames = tracking.evaluated_frames(root, sequence, half, nb.settings.eval_limit)
 print(f"{sequence}: {len(rows)} tracked boxes, {rows.id.nunique() if len(rows) else 0} identities over {len(frames)} frames")
 picked = [frames[i] for i in (0, len(frames) // 2, -1)]
-fig = mot_runs.tracked_frames_figure(root, sequence, rows, picked, title=f"{sequence}: Ours(Explicit)")
+fig = plots.tracked_frames_figure(root, sequence, rows, picked, title=f"{sequence}: Ours(Explicit)")
 nb.figure(fig, "A.5_qualitative_explicit")
 plt.show()
 
@@ -195,13 +198,11 @@ plt.show()
 shown, what = (rows, "Ours(Explicit)") if len(rows) else (
     oracle_tracks[sequence], "the association of noisy ground truth (the model found nobody)")
 print(f"animation of {sequence}: {what}")
-animation = mot_runs.tracked_animation(root, sequence, shown, frames[:40])
+animation = plots.tracked_animation(root, sequence, shown, frames[:40])
 HTML(animation.to_jshtml())
 
 # %%
-from vadlib import plots
-
-plots.show(mot_runs.frame_scrubber(root, sequence, rows, frames))
+plots.show(plots.frame_scrubber(root, sequence, rows, frames))
 
 # %% [markdown]
 # ## Transcription check

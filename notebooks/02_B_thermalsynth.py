@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -31,7 +32,8 @@ overrides = {}  # any other profile knob, e.g. {"max_steps": 5}
 # %%
 from IPython.display import display
 
-from vadlib import notebook, reported
+from vadlib import notebook, plots, reported
+from vadlib.papers import b_thermalsynth
 
 nb = notebook.setup("02_B_thermalsynth", profile=profile, data_root=data_root, device=device, seed=seed,
                     overrides=overrides)
@@ -81,23 +83,12 @@ display(nb.table("3.1"))
 # warped water area make one 185×115×3 sample.
 
 # %%
-import numpy as np
-
 from vadlib import thermal
 
 backgrounds = list(thermal.sid_backgrounds(root))
 example = thermal.generate_samples(backgrounds[:1], 6, seed=1, fall_fraction=0.5, keep_frames=True)
 falling = int(example.meta.sequence_id[example.labels == 1].iloc[0])
-frames = example.frames[falling]
-fig, axes = plt.subplots(1, 4, figsize=(14, 2.8))
-axes[0].imshow(backgrounds[0].median, cmap="gray")
-axes[0].set_title(f"background (median of clip {backgrounds[0].clip})", fontsize=9)
-for ax, k in zip(axes[1:], range(3)):
-    ax.imshow(frames[k], cmap="gray")
-    ax.set_title(f"composited frame t+{k}", fontsize=9)
-for ax in axes:
-    ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
-fig.suptitle("ThermalSynth: background, then a person falling into the water", fontsize=10)
+fig = plots.pipeline_strip(backgrounds[0].median, example.frames[falling], clip=backgrounds[0].clip)
 nb.figure(fig, "B.3_pipeline")
 plt.show()
 
@@ -120,14 +111,7 @@ print(thermal.shader_report())
 # (shown as colour), with the fall / no-fall label generated with the frames.
 
 # %%
-fig, axes = plt.subplots(2, 4, figsize=(12, 4.2))
-for ax, i in zip(axes.flat, range(len(example.labels))):
-    ax.imshow(example.samples[i].transpose(1, 2, 0))
-    ax.set_title(f"{'fall' if example.labels[i] else 'no fall'} ({example.meta.kind.iloc[i]})", fontsize=9)
-for ax in axes.flat:
-    ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
-for ax in axes.flat[len(example.labels):]:
-    ax.set_axis_off()
+fig = plots.sample_grid(example.samples, example.labels, kinds=example.meta.kind.tolist())
 nb.figure(fig, "B.5_samples")
 plt.show()
 
@@ -156,13 +140,7 @@ for name, data in real_tests.items():
     print(f"{name}: {len(data)} samples, {int(data.labels.sum())} fall "
           f"(thesis: {fall_tests.THESIS_COUNTS[name]['samples']}, {fall_tests.THESIS_COUNTS[name]['fall']} fall)")
 if real_tests:
-    fig, axes = plt.subplots(len(real_tests), 4, figsize=(12, 2.2 * len(real_tests)), squeeze=False)
-    for row, (name, data) in zip(axes, real_tests.items()):
-        picked = np.concatenate([np.flatnonzero(data.labels == 1)[:2], np.flatnonzero(data.labels == 0)[:2]])
-        for ax, i in zip(row, picked):
-            ax.imshow(data.samples[i].transpose(1, 2, 0))
-            ax.set_title(f"{name}: {'fall' if data.labels[i] else 'no fall'}", fontsize=9)
-            ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+    fig = plots.fall_test_grid(real_tests)
     nb.figure(fig, "B_real_test_samples")
     plt.show()
 
@@ -178,10 +156,8 @@ if real_tests:
 # chance-level numbers that test the pipeline.
 
 # %%
-from vadlib import thermalsynth_runs
-
-classifier_results = thermalsynth_runs.results(nb.settings)
-display(nb.table("B.2", reproduced=thermalsynth_runs.table_b2(classifier_results)))
+classifier_results = b_thermalsynth.results(nb.settings)
+display(nb.table("B.2", reproduced=b_thermalsynth.table_b2(classifier_results)))
 
 # %% [markdown]
 # ### Do the generated samples carry the fall signal?
@@ -194,9 +170,9 @@ display(nb.table("B.2", reproduced=thermalsynth_runs.table_b2(classifier_results
 # the same size under every profile (about a minute on a CPU).
 
 # %%
-learned = thermalsynth_runs.learnability(nb.settings)
-display(thermalsynth_runs.table_b2({"small_cnn": learned}).round(1))
-display(thermalsynth_runs.rates_on_synthetic({"small_cnn": learned}).round(1))
+learned = b_thermalsynth.learnability(nb.settings)
+display(b_thermalsynth.table_b2({"small_cnn": learned}).round(1))
+display(b_thermalsynth.rates({"small_cnn": learned}).round(1))
 print(f"{learned['train_steps']} SGD steps; training loss {learned['loss_first']:.2f} -> {learned['loss_last']:.2f}; "
       f"best validation accuracy {learned['best_val_accuracy']:.1f} % at step {learned['best_step']}")
 
@@ -208,19 +184,17 @@ print(f"{learned['train_steps']} SGD steps; training loss {learned['loss_first']
 # notes. Below, the same rates with the counts behind them on the held-out synthetic test.
 
 # %%
-display(nb.table("B.3", reproduced=thermalsynth_runs.table_b3(classifier_results)))
-for name, reason in thermalsynth_runs.missing_tests(classifier_results).items():
+display(nb.table("B.3", reproduced=b_thermalsynth.table_b3(classifier_results)))
+for name, reason in b_thermalsynth.missing_tests(classifier_results).items():
     print(f"{name}: not tested -- {reason}")
 
 # %%
-synthetic_rates = thermalsynth_runs.rates_on_synthetic(classifier_results)
+synthetic_rates = b_thermalsynth.rates(classifier_results)
 display(nb.table("B3_synthetic_test", reproduced=synthetic_rates, paper="B",
                  caption="Sensitivity and specificity (%) on the held-out ThermalSynth test set, with the confusion counts."))
 
 # %%
-from vadlib import plots
-
-fig = plots.confusion_grid(thermalsynth_runs.confusion_matrices(classifier_results),
+fig = plots.confusion_grid(b_thermalsynth.confusion_matrices(classifier_results),
                            title="Confusion matrices of the reproduced classifiers (Fig. B.6 layout: test sets by networks)")
 nb.figure(fig, "B.6_reproduced")
 plt.show()

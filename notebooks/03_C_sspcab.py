@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -80,7 +81,7 @@ plt.show()
 # Paper C tunes the block inside a plain auto-encoder "that follows the basic architecture" of
 # Georgescu et al. [12] with everything else of that framework removed; neither paper lists its
 # layers, so `vadlib.models.plain_ae` is our frame-level reading of it (three conv + pool stages,
-# SSPCAB at the decoder's penultimate convolution). Each row is a cached run of `vadlib.video_ad`
+# SSPCAB at the decoder's penultimate convolution). Each row is a cached run of `vadlib.runs.video_ad`
 # with the row's loss, d, k′, r and attention. Frame AUC is micro and macro (macro pads every video
 # with a normal frame scored 0 and an abnormal one scored 1, the authors' convention); RBDC/TBDC
 # come from the error maps binarised at the 99.9th percentile of the maps of normal training frames
@@ -91,9 +92,9 @@ plt.show()
 # marked not run.
 
 # %%
-from vadlib import video_ad
+from vadlib.papers import c_sspcab
 
-c1 = video_ad.ablation_table(nb.settings, "C.1")
+c1 = c_sspcab.ablation_table(nb.settings, "C.1")
 display(nb.table("C.1", reproduced=c1))
 
 # %% [markdown]
@@ -104,7 +105,7 @@ display(nb.table("C.1", reproduced=c1))
 # per class with and without the block (λ = 0.1), plus the ensemble of five CutPaste models
 # (seeds 0–4; each model's scores standardised on its own normal training scores, then averaged:
 # the paper does not say how its ensemble combines scores). Every (host, block, class, seed) is a
-# cached run of `vadlib.image_ad`. CutPaste trains from scratch, as the 95.2/96.1 baselines do.
+# cached run of `vadlib.runs.image_ad`. CutPaste trains from scratch, as the 95.2/96.1 baselines do.
 #
 # The Overall row is the mean of the 15 classes; it is reproduced only when all 15 ran. Its
 # printed DRAEM + SSPCAB localization AP is 69.9, but the per-class values average to 70.34
@@ -113,9 +114,7 @@ display(nb.table("C.1", reproduced=c1))
 # pipeline, not the paper.
 
 # %%
-from vadlib import image_ad
-
-c2 = image_ad.mvtec_table(nb.settings, image_ad.TABLE_C2)
+c2 = c_sspcab.table_c2(nb.settings)
 display(nb.table("C.2", reproduced=c2))
 
 # %% [markdown]
@@ -127,11 +126,11 @@ display(nb.table("C.2", reproduced=c2))
 # legend gives it), so neither model gets the other's cut-off.
 
 # %%
-mvtec_classes = image_ad.mvtec_classes(nb.settings)
+mvtec_classes = c_sspcab.mvtec_classes(nb.settings)
 for category in mvtec_classes:
-    shown = {image_ad.model_label("draem", block): image_ad.run_examples(nb.settings, "draem", block, "mvtec_ad", category)
+    shown = {c_sspcab.model_label("draem", block): c_sspcab.run_examples(nb.settings, "draem", block, "mvtec_ad", category)
              for block in (None, "sspcab")}
-    fig = plots.localization_contours(shown, title=f"MVTec AD {image_ad.class_display(category)}")
+    fig = plots.localization_contours(shown, title=f"MVTec AD {c_sspcab.class_display(category)}")
     nb.figure(fig, f"C.3_localization_{category}")
     plt.show()
 
@@ -143,10 +142,10 @@ for category in mvtec_classes:
 # images and has no map. Under papermill this cell draws the maps of the first class instead.
 
 # %%
-explorer_models = {image_ad.model_label(host, block): (host, block)
+explorer_models = {c_sspcab.model_label(host, block): (host, block)
                    for host in ("draem", "cutpaste") for block in (None, "sspcab")}
 view = plots.map_explorer(
-    lambda category, model: image_ad.run_examples(nb.settings, *explorer_models[model], "mvtec_ad", category),
+    lambda category, model: c_sspcab.run_examples(nb.settings, *explorer_models[model], "mvtec_ad", category),
     mvtec_classes, list(explorer_models))
 plots.show(view)
 
@@ -165,7 +164,7 @@ plots.show(view)
 # not reimplemented; its plain auto-encoder stands in only for the ablations.
 
 # %%
-c3 = video_ad.comparison_table(nb.settings, "C.3")
+c3 = c_sspcab.comparison_table(nb.settings, "C.3")
 display(nb.table("C.3", reproduced=c3))
 
 # %% [markdown]
@@ -175,8 +174,8 @@ display(nb.table("C.3", reproduced=c3))
 # smoke, the twin's first video with both normal and abnormal frames), ground truth shaded.
 
 # %%
-ffp_variants = {"FFP (baseline)": video_ad.BASELINE, "FFP + SSPCAB (ours)": video_ad.Variant("sspcab")}
-fig = video_ad.frame_score_curves(nb.settings, "ffp", "avenue", ffp_variants)
+ffp_variants = {"FFP (baseline)": c_sspcab.BASELINE, "FFP + SSPCAB (ours)": c_sspcab.Variant("sspcab")}
+fig = plots.frame_score_curves(c_sspcab.frame_scores(nb.settings, "ffp", "avenue", ffp_variants), "avenue")
 nb.figure(fig, "C.4_frame_scores_ffp_avenue")
 plt.show()
 
@@ -187,7 +186,7 @@ plt.show()
 # score curves with a cursor. Under papermill this cell shows the frame with the highest score.
 
 # %%
-plots.show(video_ad.explorer(nb.settings, "ffp", "avenue", ffp_variants))
+plots.show(c_sspcab.explorer(nb.settings, "ffp", "avenue", ffp_variants))
 
 # %% [markdown]
 # ## Tables C.4 and C.5 — where to place SSPCAB, and the size of the masked region
@@ -199,14 +198,14 @@ plots.show(video_ad.explorer(nb.settings, "ffp", "avenue", ffp_variants))
 # tables cell for cell and are filled from the same runs.
 
 # %%
-c4 = video_ad.ablation_table(nb.settings, "C.4")
+c4 = c_sspcab.ablation_table(nb.settings, "C.4")
 display(nb.table("C.4", reproduced=c4))
 
 # %%
 display(nb.table("C.S1", reproduced=c4))
 
 # %%
-c5 = video_ad.ablation_table(nb.settings, "C.5")
+c5 = c_sspcab.ablation_table(nb.settings, "C.5")
 display(nb.table("C.5", reproduced=c5))
 
 # %%
@@ -223,9 +222,9 @@ display(nb.table("C.S2", reproduced=c5))
 # Supplementary Table 3 prints the same numbers under its own reference numbers.
 
 # %%
-c6_speed = video_ad.measured_speed(nb.settings, "ffp", {"baseline": video_ad.BASELINE, "+SSPCAB": video_ad.Variant("sspcab")})
+c6_speed = c_sspcab.measured_speed(nb.settings, "ffp", {"baseline": c_sspcab.BASELINE, "+SSPCAB": c_sspcab.Variant("sspcab")})
 display(c6_speed.round(2))
-c6 = video_ad.timing_row(c6_speed, "Liu et al. [35]", {"Time baseline (ms)": "baseline", "Time +SSPCAB (ms)": "+SSPCAB"},
+c6 = c_sspcab.timing_row(c6_speed, "Liu et al. [35]", {"Time baseline (ms)": "baseline", "Time +SSPCAB (ms)": "+SSPCAB"},
                          expansion=("Relative expansion (%)", "+SSPCAB"))
 display(nb.table("C.6", reproduced=c6))
 

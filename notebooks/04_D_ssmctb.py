@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -68,13 +69,13 @@ display(nb.table("D.1"))
 # The host is Park et al.'s memory-guided model (MNAD, reconstruction variant: its 82.8 is the
 # printed baseline; learning rate 2e-5 as in Park et al.'s paper, where the official code's
 # default is 2e-4), SSMCTB at the decoder's penultimate convolution with the row's loss, d, k′ and
-# attention ("+SSMC" rows: the masked convolution without attention). Each row is a cached run of `vadlib.video_ad`; the smoke
+# attention ("+SSMC" rows: the masked convolution without attention). Each row is a cached run of `vadlib.runs.video_ad`; the smoke
 # profile runs the first rows only (`ablation_limit`), the rest are marked not run.
 
 # %%
-from vadlib import video_ad
+from vadlib.papers import d_ssmctb
 
-d2 = video_ad.ablation_table(nb.settings, "D.2")
+d2 = d_ssmctb.ablation_table(nb.settings, "D.2")
 display(nb.table("D.2", reproduced=d2))
 
 # %% [markdown]
@@ -92,9 +93,7 @@ display(nb.table("D.2", reproduced=d2))
 # %%
 import pandas as pd
 
-from vadlib import image_ad
-
-d3 = image_ad.mvtec_table(nb.settings, image_ad.TABLE_D3)
+d3 = d_ssmctb.table_d3(nb.settings)
 display(nb.table("D.3", reproduced=d3))
 
 # %%
@@ -110,10 +109,10 @@ display(nb.table("5.3", reproduced=d3))
 # %%
 from vadlib import plots
 
-for category in image_ad.mvtec_classes(nb.settings):
-    shown = {image_ad.model_label("draem", block): image_ad.run_examples(nb.settings, "draem", block, "mvtec_ad", category)
+for category in d_ssmctb.mvtec_classes(nb.settings):
+    shown = {d_ssmctb.model_label("draem", block): d_ssmctb.run_examples(nb.settings, "draem", block, "mvtec_ad", category)
              for block in (None, "ssmctb")}
-    fig = plots.localization_contours(shown, title=f"MVTec AD {image_ad.class_display(category)}")
+    fig = plots.localization_contours(shown, title=f"MVTec AD {d_ssmctb.class_display(category)}")
     nb.figure(fig, f"D.4_localization_{category}")
     plt.show()
 
@@ -129,7 +128,7 @@ for category in image_ad.mvtec_classes(nb.settings):
 # maximum of its pooled voxel map.
 
 # %%
-d4 = image_ad.brats_table(nb.settings)
+d4 = d_ssmctb.brats_table(nb.settings)
 display(nb.table("D.4", reproduced=d4))
 
 # %%
@@ -144,15 +143,15 @@ display(nb.table("5.1", reproduced=d4))
 
 # %%
 for host in ("draem", "draem3d"):
-    shown = {image_ad.model_label(host, block): image_ad.run_examples(nb.settings, host, block, "brats")
+    shown = {d_ssmctb.model_label(host, block): d_ssmctb.run_examples(nb.settings, host, block, "brats")
              for block in (None, "ssmctb")}
-    fig = plots.localization_contours(shown, title=f"BraTS, {image_ad.HOST_LABELS[host]}")
+    fig = plots.localization_contours(shown, title=f"BraTS, {d_ssmctb.HOST_LABELS[host]}")
     nb.figure(fig, f"D.5_localization_{host}")
     plt.show()
 
 # %%
-brats_models = {image_ad.model_label(host, block): image_ad.run_examples(nb.settings, host, block, "brats")
-                for _, host, block in image_ad.BRATS_ROWS if host == "draem"}
+brats_models = {d_ssmctb.model_label(host, block): d_ssmctb.run_examples(nb.settings, host, block, "brats")
+                for _, host, block in d_ssmctb.BRATS_ROWS if host == "draem"}
 fig = plots.anomaly_map_grid(brats_models, rows=range(4), title="BraTS test slices: 2D DRAEM anomaly maps")
 nb.figure(fig, "D.5_maps_draem")
 plt.show()
@@ -166,11 +165,11 @@ plt.show()
 # the same runs.
 
 # %%
-d5 = video_ad.comparison_table(nb.settings, "D.5")
+d5 = d_ssmctb.comparison_table(nb.settings, "D.5")
 display(nb.table("D.5", reproduced=d5))
 
 # %%
-display(nb.table("5.4", reproduced=video_ad.chapter5_labels(d5)))
+display(nb.table("5.4", reproduced=d_ssmctb.chapter5_labels(d5)))
 
 # %% [markdown]
 # ## Table D.6 — Thermal Rare Event (and Table 5.2)
@@ -180,7 +179,7 @@ display(nb.table("5.4", reproduced=video_ad.chapter5_labels(d5)))
 # how to place it); under smoke its synthetic twin stands in.
 
 # %%
-d6 = video_ad.comparison_table(nb.settings, "D.6")
+d6 = d_ssmctb.comparison_table(nb.settings, "D.6")
 display(nb.table("D.6", reproduced=d6))
 
 # %%
@@ -194,9 +193,9 @@ display(nb.table("5.2", reproduced=d6))
 # reimplemented here), ground truth shaded.
 
 # %%
-mnad_variants = {"MNAD (baseline)": video_ad.BASELINE, "MNAD + SSMCTB (ours)": video_ad.Variant("ssmctb")}
+mnad_variants = {"MNAD (baseline)": d_ssmctb.BASELINE, "MNAD + SSMCTB (ours)": d_ssmctb.Variant("ssmctb")}
 for dataset in ("avenue", "thermal_rare_event"):
-    fig = video_ad.frame_score_curves(nb.settings, "mnad", dataset, mnad_variants)
+    fig = plots.frame_score_curves(d_ssmctb.frame_scores(nb.settings, "mnad", dataset, mnad_variants), dataset)
     nb.figure(fig, f"D.9_frame_scores_mnad_{dataset}")
     plt.show()
 
@@ -212,13 +211,13 @@ for dataset in ("avenue", "thermal_rare_event"):
 # cached like the training runs (a rerun writes the same table).
 
 # %%
-ffp_speed = video_ad.measured_speed(nb.settings, "ffp", {"baseline": video_ad.BASELINE, "+SSPCAB": video_ad.Variant("sspcab"),
-                                                "+SSMCTB": video_ad.Variant("ssmctb")})
-image_times = image_ad.measured_inference_times(nb.settings)
-d7 = pd.concat([video_ad.timing_row(ffp_speed, "Liu et al. [42]", {"Time baseline (ms)": "baseline",
+ffp_speed = d_ssmctb.measured_speed(nb.settings, "ffp", {"baseline": d_ssmctb.BASELINE, "+SSPCAB": d_ssmctb.Variant("sspcab"),
+                                                "+SSMCTB": d_ssmctb.Variant("ssmctb")})
+image_times = d_ssmctb.measured_inference_times(nb.settings)
+d7 = pd.concat([d_ssmctb.timing_row(ffp_speed, "Liu et al. [42]", {"Time baseline (ms)": "baseline",
                                                                    "Time +SSPCAB (ms)": "+SSPCAB",
                                                                    "Time +SSMCTB (ms)": "+SSMCTB"}),
-                image_ad.table_d7_image(image_times)], ignore_index=True)
+                d_ssmctb.table_d7_image(image_times)], ignore_index=True)
 display(nb.table("D.7", reproduced=d7))
 
 # %%
@@ -238,7 +237,7 @@ display(image_times.round(2))
 
 # %%
 for table_id in ("D.8", "D.9", "D.10", "D.11", "D.12"):
-    display(nb.table(table_id, reproduced=video_ad.ablation_table(nb.settings, table_id)))
+    display(nb.table(table_id, reproduced=d_ssmctb.ablation_table(nb.settings, table_id)))
 
 # %% [markdown]
 # ### One configuration, three printed numbers

@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.7
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -30,7 +31,8 @@ overrides = {}  # any other profile knob, e.g. {"max_steps": 5}
 # %%
 from IPython.display import display
 
-from vadlib import notebook, reported
+from vadlib import notebook, plots, reported
+from vadlib.papers import f_cm_mae
 
 nb = notebook.setup("06_F_curriculum_mae", profile=profile, data_root=data_root, device=device, seed=seed,
                     overrides=overrides)
@@ -64,20 +66,10 @@ for name in ['imagenet100']:
 # steps onto those 200 epochs, so every stage happens, compressed.
 
 # %%
-import pandas as pd
+from vadlib.models.curriculum_masking import CurriculumSchedule
 
-from vadlib import mae_runs
-from vadlib.models.curriculum_masking import CurriculumSchedule, curriculum_table
-
-fig, ax = plt.subplots(figsize=(7, 2.6))
-for label, schedule in (("thesis, η = 50", CurriculumSchedule.thesis()), ("η = 30", CurriculumSchedule.thesis(eta=30)),
-                        ("updated settings", CurriculumSchedule.updated_settings())):
-    table = pd.DataFrame(curriculum_table(schedule, mae_runs.PAPER_EPOCHS))
-    weight = table.weight.where(table.cmm_active)
-    ax.step(table.epoch, weight, where="post", label=label)
-ax.set_yscale("symlog", linthresh=1e-3)
-ax.set(xlabel="epoch", ylabel="weight on the reconstruction loss", title="Curriculum of the masking module")
-ax.legend(fontsize=8)
+fig = plots.curriculum_figure({"thesis, η = 50": CurriculumSchedule.thesis(), "η = 30": CurriculumSchedule.thesis(eta=30),
+                               "updated settings": CurriculumSchedule.updated_settings()}, f_cm_mae.PAPER_EPOCHS)
 nb.figure(fig, "F_curriculum_weights")
 plt.show()
 
@@ -94,7 +86,7 @@ plt.show()
 
 # %%
 for table_id in ("F.1", "F.2", "F.3"):
-    display(nb.table(table_id, reproduced=mae_runs.table(nb.settings, table_id)))
+    display(nb.table(table_id, reproduced=f_cm_mae.table(nb.settings, table_id)))
 
 # %% [markdown]
 # ## Table F.4 — updated settings (and Table 4.1)
@@ -103,11 +95,11 @@ for table_id in ("F.1", "F.2", "F.3"):
 # 5, η = 100 (η is not stated for these settings; our assumption).
 
 # %%
-f4 = mae_runs.table(nb.settings, "F.4")
+f4 = f_cm_mae.table(nb.settings, "F.4")
 display(nb.table("F.4", reproduced=f4))
 
 # %%
-display(nb.table("4.1", reproduced=mae_runs.table(nb.settings, "4.1")))
+display(nb.table("4.1", reproduced=f_cm_mae.table(nb.settings, "4.1")))
 
 # %% [markdown]
 # ## Tables F.5 and F.6 — ablations of the masking losses
@@ -118,7 +110,7 @@ display(nb.table("4.1", reproduced=mae_runs.table(nb.settings, "4.1")))
 
 # %%
 for table_id in ("F.5", "F.6"):
-    display(nb.table(table_id, reproduced=mae_runs.table(nb.settings, table_id)))
+    display(nb.table(table_id, reproduced=f_cm_mae.table(nb.settings, table_id)))
 
 # %% [markdown]
 # ## Training curves
@@ -130,21 +122,10 @@ for table_id in ("F.5", "F.6"):
 # settings.
 
 # %%
-specs = {"MAE": mae_runs.MAE_BASELINE, "CM-MAE (η = 50)": mae_runs.SAME_CYCLE,
-         "CM-MAE (updated)": mae_runs.TABLE_ROWS["F.4"][1][1]}
-history = mae_runs.curves(nb.settings, specs)
-fig, axes = plt.subplots(1, 4, figsize=(14, 2.8))
-for run, rows in history.groupby("run", sort=False):
-    axes[0].plot(rows.step, rows.mae_loss.fillna(rows.loss), label=run)
-    axes[1].plot(rows.step, 1 - rows.z_mean if rows.z_mean.notna().any() else rows.masked_fraction, label=run)
-    axes[2].plot(rows.step, rows.w_prog, label=run)
-    probe = rows.dropna(subset=["knn_acc1"])
-    axes[3].plot(probe.step, probe.knn_acc1, marker="o", label=run)
-for ax, title in zip(axes, ("MAE loss", "share masked by the scores", "curriculum weight", "k-NN Acc@1 (%)")):
-    ax.set(title=title, xlabel="step")
-axes[2].set_yscale("symlog", linthresh=1e-3)
-axes[0].legend(fontsize=7)
-fig.tight_layout()
+specs = {"MAE": f_cm_mae.MAE_BASELINE, "CM-MAE (η = 50)": f_cm_mae.SAME_CYCLE,
+         "CM-MAE (updated)": f_cm_mae.UPDATED_SETTINGS}
+history = f_cm_mae.curves(nb.settings, specs)
+fig = plots.training_curves_figure(history)
 nb.figure(fig, "F_training_curves")
 plt.show()
 
@@ -158,29 +139,24 @@ plt.show()
 # below 75 %: the masked-fraction curves show it.
 
 # %%
-curriculum_masks = mae_runs.load_masks(mae_runs.run_config(nb.settings, mae_runs.SAME_CYCLE))
-fig = mae_runs.masks_figure(curriculum_masks, title="CM-MAE (η = 50): masks and reconstructions along training")
+curriculum_masks = f_cm_mae.masks(nb.settings, f_cm_mae.SAME_CYCLE)
+fig = plots.masks_figure(curriculum_masks, title="CM-MAE (η = 50): masks and reconstructions along training")
 nb.figure(fig, "F.2_masks_over_curriculum")
 plt.show()
 
 # %%
-without_div = mae_runs.load_masks(mae_runs.run_config(nb.settings, mae_runs.FIGURE_RUNS["no_div"]))
-print(f"mean pairwise mask distance at the end: without L_div {mae_runs.mask_diversity(without_div):.3f}, "
-      f"with L_div (λ = 2) {mae_runs.mask_diversity(curriculum_masks):.3f}")
-fig = mae_runs.masks_figure(without_div, [len(without_div["epoch"]) - 1], title="without L_div (Fig. F.3, left)")
+without_div = f_cm_mae.masks(nb.settings, f_cm_mae.FIGURE_RUNS["no_div"])
+print(f"mean pairwise mask distance at the end: without L_div {plots.mask_diversity(without_div):.3f}, "
+      f"with L_div (λ = 2) {plots.mask_diversity(curriculum_masks):.3f}")
+fig = plots.masks_figure(without_div, [len(without_div["epoch"]) - 1], title="without L_div (Fig. F.3, left)")
 nb.figure(fig, "F.3_masks_without_div")
 plt.show()
 
 # %%
-no_kl = mae_runs.curves(nb.settings, {"hard task, no L_KL (Fig. F.4)": mae_runs.FIGURE_RUNS["hard_no_kl"],
-                                      "easy task, no L_KL (Fig. F.5)": mae_runs.FIGURE_RUNS["easy_no_kl"],
-                                      "easy task, L_KL λ = 10": mae_runs.FIGURE_RUNS["easy_kl"]})
-fig, ax = plt.subplots(figsize=(6, 2.8))
-for run, rows in no_kl.groupby("run", sort=False):
-    ax.plot(rows.step, 1 - rows.z_mean, label=run)
-ax.axhline(0.75, color="grey", lw=0.8, ls="--")
-ax.set(xlabel="step", ylabel="1 − mean score", title="Share the masking module masks, without the mask-ratio KL")
-ax.legend(fontsize=7)
+no_kl = f_cm_mae.curves(nb.settings, {"hard task, no L_KL (Fig. F.4)": f_cm_mae.FIGURE_RUNS["hard_no_kl"],
+                                      "easy task, no L_KL (Fig. F.5)": f_cm_mae.FIGURE_RUNS["easy_no_kl"],
+                                      "easy task, L_KL λ = 10": f_cm_mae.FIGURE_RUNS["easy_kl"]})
+fig = plots.masked_fraction_figure(no_kl)
 nb.figure(fig, "F.4_F.5_masked_fraction")
 plt.show()
 
@@ -190,9 +166,7 @@ plt.show()
 # Pick an image and an evaluation point of the CM-MAE run (static under papermill).
 
 # %%
-from vadlib import plots
-
-plots.show(mae_runs.mask_viewer(curriculum_masks))
+plots.show(plots.mask_viewer(curriculum_masks))
 
 # %% [markdown]
 # ## Transcription check

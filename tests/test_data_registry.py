@@ -72,7 +72,7 @@ def test_cli_synth_prints_the_twin_directory(tmp_path, capsys):
 
 def test_the_notebook_fingerprints_the_twin_its_runs_train_on_whatever_the_seed(tmp_path):
     from vadlib.data import DataSource
-    from vadlib.image_ad import run_config
+    from vadlib.runs.image_ad import run_config
     nb = setup("03_C_sspcab", data_root=str(tmp_path), seed=1)
     config = run_config(nb.settings, "draem", None, "mvtec_ad", "carpet")
     assert config.seed == 1 and config.data == DataSource("synthetic", str(tmp_path), twin_seed=0)

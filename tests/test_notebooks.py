@@ -1,4 +1,5 @@
-"""The notebooks: paired with their scripts, stripped, and executed by nbval on default parameters."""
+"""The notebooks: paired with their scripts, stripped, and executed by nbval on default parameters,
+writing every table and figure their catalog entry declares."""
 
 import subprocess
 import sys
@@ -6,9 +7,9 @@ import sys
 import nbformat
 import pytest
 
-from notebook_tools import check_cells, expected_output, with_expected_outputs
-from vadlib import reproduce
-from vadlib.catalog import NOTEBOOKS
+from notebook_tools import assert_declared_outputs, check_cells, expected_output, with_expected_outputs
+from vadlib import artifacts, reproduce
+from vadlib.catalog import NOTEBOOKS, notebook_by_id
 
 IDS = [e.stem for e in NOTEBOOKS]
 
@@ -46,6 +47,22 @@ def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path):
     nbformat.write(with_expected_outputs(nbformat.read(entry.ipynb, as_version=4)), reference)
     result = run_nbval(reference)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    assert_declared_outputs(entry)  # the kernel recorded them in VADLIB_FIGURES/index.json
+
+
+def test_declared_outputs_check_after_nbval_names_what_the_notebook_did_not_write():
+    # what the nbval test checks after executing, on an index written here: notebook 05's tables
+    entry = notebook_by_id("05")
+    artifacts.set_provenance(entry.stem, "smoke", {})
+    for table_id in entry.tables[:-1]:
+        artifacts.save_table(table_id)
+    with pytest.raises(AssertionError, match=f"{entry.stem} did not write declared table {entry.tables[-1]}"):
+        assert_declared_outputs(entry)
+    artifacts.save_table(entry.tables[-1])
+    assert assert_declared_outputs(entry).undeclared == ()
+    artifacts.save_table("A.1")  # another paper's table: only a warning
+    assert assert_declared_outputs(entry).undeclared == ("table A.1",)
+    artifacts.set_provenance(None, None, {})
 
 
 def test_nbval_check_fails_when_the_checked_output_changes(tmp_path):

@@ -1,10 +1,13 @@
-"""`vadlib reproduce`: bad input, dry run, skipping, failures, resuming, determinism, completeness."""
+"""`vadlib reproduce`: bad input, dry run, skipping, failures, resuming, determinism, completeness,
+declared outputs."""
 
+import ast
 import json
 import os
 import subprocess
 import sys
 
+import jupytext
 import nbformat
 import pytest
 
@@ -53,7 +56,7 @@ def test_dry_run_prints_the_plan_and_checks_each_model_once():
     assert rows["04_D_ssmctb"] == ["50", "19", "19"]
 
 
-def _toy_notebook(directory, stem, failing):
+def _toy_notebook(directory, stem, failing, tables=None):
     cells = [nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
              nbformat.v4.new_code_cell("raise ValueError('boom')" if failing else
                                        "import pandas\nfrom vadlib import artifacts\n"
@@ -62,7 +65,7 @@ def _toy_notebook(directory, stem, failing):
     notebook = nbformat.v4.new_notebook(cells=cells, metadata={
         "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}})
     nbformat.write(notebook, directory / f"{stem}.ipynb")
-    return NotebookEntry(stem[:2], stem, None, stem, "nothing")
+    return NotebookEntry(stem[:2], stem, None, stem, "nothing", tables=(f"{stem}_table",) if tables is None else tables)
 
 
 @pytest.fixture
@@ -145,3 +148,73 @@ def test_a_notebook_whose_paired_script_differs_is_not_run(toy_catalog):
     (directory / "92_good.py").write_text("# %%\nprint('edited only here')\n")
     outcome = reproduce.reproduce([good], profiles.resolve())[0]
     assert outcome.status == "failed" and "jupytext --sync" in outcome.error
+
+
+# ------------------------------------------------------------------------------ declared outputs
+
+def test_check_outputs_requires_every_declared_id_and_warns_about_undeclared_ones():
+    entry = NotebookEntry("93", "93_toy", "C", "toy", "nothing", tables=("C.1", "C.2"),
+                          figures=("C.3_maps_carpet", "C.4_curve"), varying=("C.3_maps_*",))
+    written = ["table:C.1", "table:C.2", "figure:C/C.3_maps_carpet", "figure:C/C.4_curve"]
+    assert reproduce.check_outputs(entry, written) == reproduce.OutputCheck("93_toy")
+    # a figure id is matched without its paper; a table id never matches a figure's
+    check = reproduce.check_outputs(entry, ["table:C.1", "table:C.4_curve", "figure:thesis/C.3_maps_carpet",
+                                            "figure:C/C.3_maps_bottle"])
+    assert check.missing == ("table C.2", "figure C.4_curve")
+    assert check.undeclared == ("table C.4_curve", "figure C.3_maps_bottle")
+    assert check.error() == "93_toy did not write declared table C.2, figure C.4_curve"
+    assert check.warning() == "93_toy wrote undeclared table C.4_curve, figure C.3_maps_bottle"
+    # other parameters: a varying id may be missing or extra; the others are still required
+    other = reproduce.check_outputs(entry, ["table:C.1", "figure:C/C.3_maps_bottle"], default=False)
+    assert other.missing == ("table C.2", "figure C.4_curve") and other.undeclared == ()
+    assert reproduce.default_parameters(reproduce.notebook_parameters(profiles.resolve()))
+    assert not reproduce.default_parameters(reproduce.notebook_parameters(profiles.resolve("full")))
+    assert not reproduce.default_parameters(reproduce.notebook_parameters(profiles.resolve("smoke", max_steps=3)))
+
+
+def without_call(source, method, artifact_id):
+    """``source`` with the call ``nb.<method>(..., artifact_id, ...)`` replaced by its data argument."""
+    for node in ast.walk(ast.parse(source)):
+        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == method
+                and any(isinstance(a, ast.Constant) and a.value == artifact_id for a in node.args)):
+            lines = source.splitlines(keepends=True)
+            offset = [0]
+            for line in lines:
+                offset.append(offset[-1] + len(line.encode()))
+            start = offset[node.lineno - 1] + node.col_offset
+            end = offset[node.end_lineno - 1] + node.end_col_offset
+            encoded = source.encode()
+            kept = ast.get_source_segment(source, node.args[1]) if method == "table" else "None"
+            return (encoded[:start] + kept.encode() + encoded[end:]).decode()
+    raise AssertionError(f"no nb.{method} call writes {artifact_id!r}")
+
+
+def test_a_notebook_that_no_longer_writes_a_declared_table_fails_naming_it(tmp_path, monkeypatch, capsys):
+    entry = catalog.notebook_by_id("00")
+    assert "thesis_errata" in entry.tables
+    source = without_call(entry.script.read_text(), "table", "thesis_errata")
+    assert 'nb.table("thesis_errata"' not in source and "errata[[" in source
+    directory = tmp_path / "notebooks"
+    directory.mkdir()
+    notebook = jupytext.reads(source, fmt="py:percent")
+    notebook.metadata["kernelspec"] = nbformat.read(entry.ipynb, as_version=4).metadata["kernelspec"]
+    nbformat.write(notebook, directory / entry.ipynb.name)
+    monkeypatch.setattr(paths, "NOTEBOOKS_DIR", directory)
+
+    assert cli.main(["reproduce", "--only", "00"]) == 1
+    out = capsys.readouterr().out
+    assert "00_thesis_at_a_glance did not write declared table thesis_errata" in out
+    assert "0 of 1 notebooks ok" in out
+    written = reproduce.written_by(entry)
+    assert "table:thesis_audit" in written and "table:thesis_errata" not in written  # the rest ran
+
+
+def test_a_notebook_missing_a_declared_output_is_run_again_and_undeclared_ones_warn(toy_catalog):
+    directory, _ = toy_catalog
+    short = _toy_notebook(directory, "93_short", failing=False, tables=("93_never",))
+    settings = profiles.resolve()
+    for _ in range(2):  # no stamp after a failure: the next reproduce runs it again
+        outcome = reproduce.reproduce([short], settings)[0]
+        assert outcome.status == "failed" and outcome.error == "93_short did not write declared table 93_never"
+    assert outcome.artifacts == 1
+    assert "warning: 93_short wrote undeclared table 93_short_table" in reproduce.summary([outcome])

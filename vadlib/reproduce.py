@@ -3,6 +3,9 @@
 Executed copies go to ``runs/notebooks/<stem>.ipynb`` (kept on failure, for inspection). A
 notebook is skipped when its source, its parameters and the library (version and source digest)
 are unchanged since its last successful execution and every artifact it wrote still exists.
+
+A notebook that executes without error still fails when it did not write every table and figure
+its catalog entry declares (:func:`check_outputs`; the rule is in :mod:`vadlib.catalog`).
 """
 
 from __future__ import annotations
@@ -34,6 +37,22 @@ class Outcome:
     seconds: float = 0.0
     artifacts: int = 0
     error: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    """Declared outputs against written ones, as ``"table A.1"`` / ``"figure B.5_samples"``."""
+
+    notebook: str
+    missing: tuple[str, ...] = ()  # declared and required, not written: the notebook failed
+    undeclared: tuple[str, ...] = ()  # written, not declared: a warning
+
+    def error(self) -> str:
+        return f"{self.notebook} did not write declared {', '.join(self.missing)}" if self.missing else ""
+
+    def warning(self) -> str:
+        return f"{self.notebook} wrote undeclared {', '.join(self.undeclared)}" if self.undeclared else ""
 
 
 @dataclass
@@ -113,9 +132,34 @@ def out_of_sync(entry: NotebookEntry) -> bool:
     return cells(jupytext.read(entry.script)) != cells(jupytext.read(entry.ipynb))
 
 
-def _artifacts_since(entry: NotebookEntry, started_iso: str) -> dict[str, dict[str, str]]:
+def written_by(entry: NotebookEntry, since: str = "") -> dict[str, dict[str, str]]:
+    """``{index id: files}`` of the artifacts ``figures/index.json`` records for ``entry``'s
+    notebook, created at or after the ISO time ``since`` (all of them by default)."""
     return {a: r["files"] for a, r in sorted(artifacts.read_index().items())
-            if r.get("notebook") == entry.stem and r.get("created_at", "") >= started_iso}
+            if r.get("notebook") == entry.stem and r.get("created_at", "") >= since}
+
+
+def default_parameters(parameters: dict[str, Any]) -> bool:
+    """Whether notebook ``parameters`` are the defaults the catalog's declarations describe."""
+    return (parameters.get("profile", profiles.DEFAULT_PROFILE) == profiles.DEFAULT_PROFILE
+            and not parameters.get("overrides"))
+
+
+def check_outputs(entry: NotebookEntry, written, *, default: bool = True) -> OutputCheck:
+    """Compare the index ids ``written`` (``table:<id>``, ``figure:<paper>/<id>``) with the tables
+    and figures ``entry`` declares. ``default``: the notebook ran with the default parameters, so
+    its declaration is exact; otherwise ids matching ``entry.varying`` may be missing or extra."""
+    found: dict[str, set[str]] = {"table": set(), "figure": set()}
+    for index_id in written:
+        kind, _, name = index_id.partition(":")
+        found[kind].add(name.split("/", 1)[-1] if kind == "figure" else name)  # figure ids are <paper>/<id>
+    missing, undeclared = [], []
+    for kind, declared in (("table", entry.tables), ("figure", entry.figures)):
+        missing += [f"{kind} {i}" for i in declared
+                    if i not in found[kind] and (default or not entry.varies(i))]
+        undeclared += [f"{kind} {i}" for i in sorted(found[kind] - set(declared))
+                       if default or not entry.varies(i)]
+    return OutputCheck(entry.stem, tuple(missing), tuple(undeclared))
 
 
 def run_notebook(entry: NotebookEntry, parameters: dict[str, Any], force: bool = False,
@@ -139,12 +183,17 @@ def run_notebook(entry: NotebookEntry, parameters: dict[str, Any], force: bool =
     except papermill.PapermillExecutionError as error:
         message = f"cell [{error.exec_count}]: {error.ename}: {error.evalue}"
         return Outcome(entry.stem, "failed", time.perf_counter() - started,
-                       len(_artifacts_since(entry, started_iso)), message.splitlines()[0][:300])
+                       len(written_by(entry, started_iso)), message.splitlines()[0][:300])
     except Exception as error:  # kernel died, notebook unreadable, ...
         return Outcome(entry.stem, "failed", time.perf_counter() - started, 0, f"{type(error).__name__}: {error}"[:300])
-    written = _artifacts_since(entry, started_iso)
+    seconds = time.perf_counter() - started
+    written = written_by(entry, started_iso)
+    check = check_outputs(entry, written, default=default_parameters(parameters))
+    warnings = [check.warning()] if check.undeclared else []
+    if check.missing:  # no stamp: the next reproduce runs it again
+        return Outcome(entry.stem, "failed", seconds, len(written), check.error(), warnings)
     artifacts.atomic_write_text(_stamp_path(entry), json.dumps({"stamp": stamp, "artifacts": written}, indent=1) + "\n")
-    return Outcome(entry.stem, "ok", time.perf_counter() - started, len(written))
+    return Outcome(entry.stem, "ok", seconds, len(written), warnings=warnings)
 
 
 def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, jobs: int = 1,
@@ -186,6 +235,7 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     lines = [header, "-" * len(header)]
     for o in outcomes:
         lines.append(f"{o.notebook:<26} {o.status:<8} {o.seconds:>8.1f}s {o.artifacts:>9}  {o.error}")
+    lines += [f"warning: {w}" for o in outcomes for w in o.warnings]
     failed = [o for o in outcomes if o.status == "failed"]
     lines.append(f"{len(outcomes) - len(failed)} of {len(outcomes)} notebooks ok"
                  + (f"; failed copies kept in {paths.runs_dir() / 'notebooks'}" if failed else ""))

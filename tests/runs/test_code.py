@@ -96,7 +96,7 @@ PINNED_SMOKE_PLAN = "8d1b09f87e2f19b1"
 
 
 def test_one_config_hash_is_pinned():
-    from vadlib.image_ad import run_config
+    from vadlib.runs.image_ad import run_config
     config = run_config(profiles.resolve("smoke", device="cpu"), "draem", "sspcab", "mvtec_ad", "carpet")
     assert experiment.config_hash(config) == PINNED_IMAGE_RUN
     assert experiment.config_hash(replace(config, seed=1)) != PINNED_IMAGE_RUN

@@ -65,7 +65,7 @@ def fetch(name: str, data_root: Path | None, keep_archives: bool = False) -> tup
     if manifest.access != "direct":
         present = status_module.status(name, root).usable
         return instructions(name, root) + ("\n(It is already present.)" if present else ""), present
-    target = download.fetch(manifest, root, keep_archives=keep_archives)
+    download.fetch(manifest, root, keep_archives=keep_archives)
     found = status_module.status(name, root)
     return found.describe(), found.usable
 

@@ -31,8 +31,8 @@ layout** (a convention, not the authors' layout)::
                                         for the synthetic twin's view (draw your own for the
                                         real footage)
 
-:func:`load` returns a :class:`vadlib.thermal.dataset.ThermalSynthSet` like the synthetic
-training data: each frame warped once with :func:`~vadlib.thermal.dataset.warp_roi`, channel c
+:func:`load` returns a :class:`vadlib.data.harbour.ThermalSynthSet` like the synthetic
+training data: each frame warped once with :func:`~vadlib.data.harbour.warp_roi`, channel c
 of a sample = frame start + c (as :func:`~vadlib.thermal.dataset.assemble` stacks them).
 ``vadlib data synth intentional_fall`` / ``dummy_fall`` write synthetic twins in this layout.
 """
@@ -41,17 +41,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from vadlib.data.errors import DatasetError
+from vadlib.data.harbour import HARBOUR_VIEW, ThermalSynthSet, warp_roi
 from vadlib.data.integrity import read_record
 from vadlib.data.thermal import _check_root
-
-if TYPE_CHECKING:  # vadlib.thermal is imported when a set is loaded, not with vadlib.data
-    from vadlib.thermal.dataset import ThermalSynthSet
 
 NAMES = ("intentional_fall", "dummy_fall")
 # Paper B §4.1: Intentional Fall thesis L1818, Dummy L1820 (L1864's "41 falls" contradicts it).
@@ -63,9 +60,9 @@ FRAME_SUFFIXES = (".jpg", ".jpeg", ".png")
 TRIPLET = 3
 
 
-def load(root: str | Path, name: str | None = None) -> "ThermalSynthSet":
+def load(root: str | Path, name: str | None = None) -> ThermalSynthSet:
     """The samples of a fall test set in the companion layout (see the module docstring) as a
-    :class:`~vadlib.thermal.dataset.ThermalSynthSet`: ``samples`` N × 3 × 115 × 185 uint8,
+    :class:`~vadlib.data.harbour.ThermalSynthSet`: ``samples`` N × 3 × 115 × 185 uint8,
     ``labels`` N int64 (1 fall), ``meta`` with ``sequence_id`` (= ``clip``), ``clip``, ``start``,
     ``frame_ids`` (start, start+1, start+2), ``label``, ``path`` (the first frame's file) and any
     further samples.csv columns.
@@ -73,8 +70,6 @@ def load(root: str | Path, name: str | None = None) -> "ThermalSynthSet":
     ``name`` ('intentional_fall' or 'dummy_fall') defaults to the root folder's name or the
     twin's record. Raises :class:`DatasetError` when the layout or a file is wrong.
     """
-    from vadlib.thermal.dataset import ThermalSynthSet
-
     name = _dataset_name(root, name)
     root = _check_root(name, root)
     table = read_samples(root, name)
@@ -156,8 +151,6 @@ def _frame_files(root: Path, name: str, table: pd.DataFrame) -> dict[str, list[P
 def _warped_frames(root: Path, name: str, table: pd.DataFrame,
                    frame_files: dict[str, list[Path]]) -> dict[tuple[str, int], np.ndarray]:
     """Every frame some sample uses, keyed (clip, position), read and warped once."""
-    from vadlib.thermal.dataset import warp_roi
-
     corners = _roi_corners(root, name)
     needed = sorted({(clip, start + i) for clip, start in zip(table["clip"], table["start"])
                      for i in range(TRIPLET)})
@@ -206,7 +199,6 @@ def _roi_corners(root: Path, name: str) -> np.ndarray | None:
 
 
 def _default_corners(shape: tuple[int, int]) -> np.ndarray:
-    from vadlib.thermal.scene import HARBOUR_VIEW
     return HARBOUR_VIEW.roi_corners(shape)
 
 

@@ -27,8 +27,8 @@ and gives no visibility). MOT17 ships each video three times, suffixed ``-DPM``,
 FairMOT's data preparation moves ``train/`` and ``test/`` under ``images/``
 (``MOT17/images/train/...``); both layouts are read.
 
-The text files are parsed by :func:`vadlib.metrics.tracking.read_mot`, the same reader the
-evaluation uses.
+The text files are read by :func:`read_mot` and written by :func:`write_mot` (below), the same
+reader and writer :func:`vadlib.metrics.tracking.evaluate_mot` uses.
 
 JDE / FairMOT mixture
 ---------------------
@@ -52,6 +52,7 @@ mixture, as JDE's ``JointDataset`` does.
 from __future__ import annotations
 
 import configparser
+import io
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Callable
@@ -62,7 +63,8 @@ from PIL import Image
 
 from vadlib.data.errors import DatasetError
 
-__all__ = ["read_seqinfo", "sequences", "frames", "index", "half_split", "MOTFrames",
+__all__ = ["MOT_COLUMNS", "read_mot", "write_mot", "canonical_mot",
+           "read_seqinfo", "sequences", "frames", "index", "half_split", "MOTFrames",
            "collate_frames", "jde_images", "jde_index", "jde_label_path", "JDEMixture",
            "JDE_LIST_FILES", "jde_list_file", "mot_to_jde", "MOT_CLASSES"]
 
@@ -87,6 +89,134 @@ JDE_DIRECTORY_ALIASES = {"CUHKSYSU": "CUHK-SYSU", "Citypersons": "Cityscapes",
 _SEQINFO_INTS = ("frameRate", "seqLength", "imWidth", "imHeight")
 _SEQINFO_KEYS = ("name", "imDir", "frameRate", "seqLength", "imWidth", "imHeight", "imExt")
 _BOX = ["bb_left", "bb_top", "bb_width", "bb_height"]
+_REQUIRED = ["frame", "id"] + _BOX
+
+#: Column names used for MOTChallenge rows (MOT16/17/20 layout; MOT15 files have ``x, y, z`` world
+#: coordinates (-1) in place of ``class, visibility`` plus one more column).
+MOT_COLUMNS = ["frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf", "class",
+               "visibility"]
+_MOT15_TAIL = ["x", "y", "z"]
+
+
+# --------------------------------------------------------------------------------------------
+# MOTChallenge text files
+
+
+def read_mot(path) -> pd.DataFrame:
+    """Read a MOTChallenge text file (``gt.txt`` or a tracker's ``<seq>.txt``).
+
+    Format (MOTChallenge devkit; Milan et al., "MOT16: A benchmark for multi-object tracking",
+    2016): one comma-separated row per box, ``frame, id, bb_left, bb_top, bb_width, bb_height,
+    conf, ...`` with 1-based frames. GT files of MOT16/17/20 continue with ``class, visibility``;
+    MOT15 files and tracker outputs with ``x, y, z`` (world coordinates, -1). Columns are named
+    accordingly (:data:`MOT_COLUMNS`, or ``conf, x, y, z`` for 10-column files); frame and id are
+    integers, the rest floats.
+
+    Raises:
+        ValueError: fewer than 6 columns or non-numeric values.
+    """
+    path = Path(path)
+    text = path.read_text()
+    if not text.strip():
+        return pd.DataFrame({c: pd.Series(dtype=float) for c in MOT_COLUMNS[:7]}).astype(
+            {"frame": np.int64, "id": np.int64})
+    try:
+        df = pd.read_csv(io.StringIO(text), header=None, sep=r"\s*,\s*|\s+", engine="python")
+    except Exception as err:  # pragma: no cover - pandas message is informative enough
+        raise ValueError(f"cannot parse MOTChallenge file {path}: {err}") from None
+    df = df.dropna(axis=1, how="all")
+    n = df.shape[1]
+    if n < 6:
+        raise ValueError(f"{path}: MOTChallenge rows need >= 6 columns, found {n}")
+    if n == 10:
+        names = MOT_COLUMNS[:7] + _MOT15_TAIL
+    elif n <= len(MOT_COLUMNS):
+        names = MOT_COLUMNS[:n]
+    else:
+        names = MOT_COLUMNS + [f"extra{i}" for i in range(n - len(MOT_COLUMNS))]
+    df.columns = names
+    try:
+        df = df.apply(pd.to_numeric)
+    except ValueError:
+        raise ValueError(f"{path}: non-numeric values in a MOTChallenge file") from None
+    return df.astype({"frame": np.int64, "id": np.int64})
+
+
+def write_mot(df: pd.DataFrame, path, *, kind: str = "pred") -> Path:
+    """Write boxes as a MOTChallenge text file.
+
+    Rows are sorted by (frame, id) and written as ``frame, id, bb_left, bb_top, bb_width,
+    bb_height, conf, ...``. ``kind="pred"`` writes the 10-column tracker layout (``conf`` default
+    -1, then ``x, y, z`` = -1, or the DataFrame's ``x, y, z``); ``kind="gt"`` writes the MOT16/17
+    GT layout ``conf, class, visibility`` (defaults 1, 1, 1: considered, pedestrian, visible).
+    Format source: MOTChallenge devkit (Milan et al. 2016); TrackEval reads column 7 as the GT
+    "consider" flag / tracker confidence and column 8 as the class.
+
+    Raises:
+        ValueError: missing required columns, NaN values, negative widths/heights.
+    """
+    if kind not in ("pred", "gt"):
+        raise ValueError(f"kind must be 'pred' or 'gt', got {kind!r}")
+    out = canonical_mot(df, kind, name="df")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        for row in out.itertuples(index=False):
+            vals = list(row)
+            fh.write(",".join([str(int(vals[0])), str(int(vals[1]))]
+                              + [_fmt(v) for v in vals[2:]]) + "\n")
+    return path
+
+
+def _fmt(v: float) -> str:
+    v = float(v)
+    return str(int(v)) if v.is_integer() else repr(v)
+
+
+def canonical_mot(df: pd.DataFrame, kind: str = "pred", name: str = "df") -> pd.DataFrame:
+    """The rows :func:`write_mot` writes: checked, in the MOTChallenge column layout, sorted.
+
+    Columns ``frame, id, bb_left, bb_top, bb_width, bb_height`` then, for ``kind="gt"``,
+    ``conf, class, visibility`` (defaults 1, 1, 1), for ``kind="pred"`` ``conf, x, y, z``
+    (defaults -1; a ``class`` column goes to ``x``, the 8th column, which TrackEval reads as the
+    tracker class). Sorted by (frame, id). ``name`` labels the input in error messages.
+
+    Raises:
+        ValueError: not a DataFrame, missing required columns, non-numeric or NaN values,
+            negative widths/heights, frames < 1, non-integer frames or ids.
+    """
+    if not isinstance(df, pd.DataFrame):
+        raise ValueError(f"{name} must be a DataFrame or a MOTChallenge file path")
+    missing = [c for c in _REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(f"{name} is missing column(s) {missing}; expected {_REQUIRED} (+ optional"
+                         " conf, class, visibility / x, y, z)")
+    out = pd.DataFrame({c: df[c] for c in _REQUIRED})
+    if kind == "gt":
+        out["conf"] = df["conf"] if "conf" in df else 1
+        out["class"] = df["class"] if "class" in df else 1
+        out["visibility"] = df["visibility"] if "visibility" in df else 1
+    else:
+        out["conf"] = df["conf"] if "conf" in df else -1
+        for c in _MOT15_TAIL:
+            out[c] = df[c] if c in df else -1
+        if "class" in df:  # TrackEval reads column 8 as the tracker class
+            out["x"] = df["class"]
+    try:
+        out = out.apply(pd.to_numeric)
+    except ValueError:
+        raise ValueError(f"{name} has non-numeric values") from None
+    vals = out.to_numpy(dtype=np.float64)
+    if np.isnan(vals).any():
+        r, c = np.argwhere(np.isnan(vals))[0]
+        raise ValueError(f"{name} has NaN values (first in column {out.columns[c]!r}, row {r})")
+    if (out["bb_width"] < 0).any() or (out["bb_height"] < 0).any():
+        raise ValueError(f"{name} has boxes with negative width/height (x2 < x1 or y2 < y1)")
+    if (out["frame"] < 1).any():
+        raise ValueError(f"{name}: MOTChallenge frames are 1-based; found frame < 1")
+    if (out["frame"] != np.round(out["frame"])).any() or (out["id"] != np.round(out["id"])).any():
+        raise ValueError(f"{name}: frame and id must be integers")
+    return out.sort_values(["frame", "id"], kind="stable").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,8 +362,6 @@ def frames(root: str | Path, split: str = "train", seqs: Sequence[str] | None = 
 
 def _read_boxes(seq: Mapping[str, Any], kind: str, dataset: str, root: Path) -> pd.DataFrame:
     """The gt or det rows of one sequence in the columns of :func:`index`."""
-    from vadlib.metrics.tracking import read_mot
-
     path = Path(seq["path"]) / kind / f"{kind}.txt"
     if not path.is_file():
         hint = (" (MOTChallenge keeps test ground truth hidden; use kind='det' or no boxes)"

@@ -20,12 +20,12 @@ Conventions, and what is confirmed:
   ShanghaiTech's test frames are numbered from ``000.jpg``; we did not check the ShanghaiTech
   files frame by frame against ``test_frame_mask``. (Confirmed format; 0-based by that evidence.)
 * boxes have inclusive pixel corners (AED's IoU adds 1 to widths and heights, as
-  :func:`vadlib.metrics.anomaly.rbdc_tbdc` does).
+  :func:`vadlib.metrics.rbdc_tbdc.rbdc_tbdc` does).
 * **Avenue: unconfirmed.** No public Avenue track file was found (AED lists ShanghaiTech and
   Subway only), so ``annotations/Avenue/<video>.txt`` in the same format, 0-based frames, is this
   companion's convention for tracks a user supplies.
 
-:func:`tracks` returns exactly the ``gt`` that :func:`vadlib.metrics.anomaly.rbdc_tbdc` takes
+:func:`tracks` returns exactly the ``gt`` that :func:`vadlib.metrics.rbdc_tbdc.rbdc_tbdc` takes
 (``video, track_id, frame, x1, y1, x2, y2``); ``num_frames`` comes from the dataset's frame labels,
 e.g. ``{v: len(l) for v, l in shanghaitech.frame_labels(root).items()}`` (videos without a track
 file are normal videos and still count).
@@ -91,7 +91,7 @@ def read_track_file(path: str | Path, dataset_root: Path | None = None) -> pd.Da
 
 def tracks(root: str | Path, dataset: str = "shanghaitech") -> pd.DataFrame:
     """All tracks of ``dataset``: ``video, track_id, frame, x1, y1, x2, y2`` -- the ``gt`` of
-    :func:`vadlib.metrics.anomaly.rbdc_tbdc`.
+    :func:`vadlib.metrics.rbdc_tbdc.rbdc_tbdc`.
 
     Raises :class:`DatasetError` for a missing folder, no annotation file, malformed lines, or a
     track with two regions in one frame.

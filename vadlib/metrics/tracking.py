@@ -1,4 +1,4 @@
-"""Multi-object tracking metrics (thesis Paper A) on TrackEval, plus MOTChallenge file helpers.
+"""Multi-object tracking metrics (thesis Paper A) on TrackEval.
 
 :func:`evaluate_mot` runs the official MOTChallenge evaluation of TrackEval (PyPI ``trackeval``,
 MIT; the HOTA authors' code) -- HOTA/DetA/AssA (Luiten et al., IJCV 2021), CLEAR MOT (MOTA, MOTP,
@@ -15,6 +15,9 @@ JonathonLuiten/TrackEval still does (JonathonLuiten/TrackEval#114). If an evalua
 ``AttributeError`` about exactly those aliases, it is retried once with the aliases defined as the
 Python builtins they always meant, only for the duration of that call (:func:`_legacy_numpy_aliases`);
 nothing is patched otherwise.
+
+The MOTChallenge text files are read and written by :mod:`vadlib.data.mot` (:func:`read_mot`,
+:func:`write_mot`); both stay importable from here for existing callers.
 """
 
 from __future__ import annotations
@@ -30,13 +33,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["MOT_COLUMNS", "read_mot", "write_mot", "evaluate_mot", "SUMMARY_COLUMNS"]
+from vadlib.data.mot import MOT_COLUMNS, canonical_mot, read_mot, write_mot
 
-#: Column names used for MOTChallenge rows (MOT16/17/20 layout; MOT15 files have ``x, y, z`` world
-#: coordinates (-1) in place of ``class, visibility`` plus one more column).
-MOT_COLUMNS = ["frame", "id", "bb_left", "bb_top", "bb_width", "bb_height", "conf", "class",
-               "visibility"]
-_MOT15_TAIL = ["x", "y", "z"]
+# MOT_COLUMNS, read_mot, write_mot: re-exported from vadlib.data.mot for existing callers.
+__all__ = ["evaluate_mot", "SUMMARY_COLUMNS", "MOT_COLUMNS", "read_mot", "write_mot"]
 
 #: Columns of the DataFrame returned by :func:`evaluate_mot`, in order.
 SUMMARY_COLUMNS = ["HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "LocA",
@@ -46,113 +46,6 @@ SUMMARY_COLUMNS = ["HOTA", "DetA", "AssA", "DetRe", "DetPr", "AssRe", "AssPr", "
 _FRACTION_COLUMNS = SUMMARY_COLUMNS[:15]
 
 _BENCHMARKS = ("MOT15", "MOT16", "MOT17", "MOT20")
-_REQUIRED = ["frame", "id", "bb_left", "bb_top", "bb_width", "bb_height"]
-
-
-def read_mot(path) -> pd.DataFrame:
-    """Read a MOTChallenge text file (``gt.txt`` or a tracker's ``<seq>.txt``).
-
-    Format (MOTChallenge devkit; Milan et al., "MOT16: A benchmark for multi-object tracking",
-    2016): one comma-separated row per box, ``frame, id, bb_left, bb_top, bb_width, bb_height,
-    conf, ...`` with 1-based frames. GT files of MOT16/17/20 continue with ``class, visibility``;
-    MOT15 files and tracker outputs with ``x, y, z`` (world coordinates, -1). Columns are named
-    accordingly (:data:`MOT_COLUMNS`, or ``conf, x, y, z`` for 10-column files); frame and id are
-    integers, the rest floats.
-
-    Raises:
-        ValueError: fewer than 6 columns or non-numeric values.
-    """
-    path = Path(path)
-    text = path.read_text()
-    if not text.strip():
-        return pd.DataFrame({c: pd.Series(dtype=float) for c in MOT_COLUMNS[:7]}).astype(
-            {"frame": np.int64, "id": np.int64})
-    try:
-        df = pd.read_csv(io.StringIO(text), header=None, sep=r"\s*,\s*|\s+", engine="python")
-    except Exception as err:  # pragma: no cover - pandas message is informative enough
-        raise ValueError(f"cannot parse MOTChallenge file {path}: {err}") from None
-    df = df.dropna(axis=1, how="all")
-    n = df.shape[1]
-    if n < 6:
-        raise ValueError(f"{path}: MOTChallenge rows need >= 6 columns, found {n}")
-    if n == 10:
-        names = MOT_COLUMNS[:7] + _MOT15_TAIL
-    elif n <= len(MOT_COLUMNS):
-        names = MOT_COLUMNS[:n]
-    else:
-        names = MOT_COLUMNS + [f"extra{i}" for i in range(n - len(MOT_COLUMNS))]
-    df.columns = names
-    try:
-        df = df.apply(pd.to_numeric)
-    except ValueError:
-        raise ValueError(f"{path}: non-numeric values in a MOTChallenge file") from None
-    return df.astype({"frame": np.int64, "id": np.int64})
-
-
-def write_mot(df: pd.DataFrame, path, *, kind: str = "pred") -> Path:
-    """Write boxes as a MOTChallenge text file.
-
-    Rows are sorted by (frame, id) and written as ``frame, id, bb_left, bb_top, bb_width,
-    bb_height, conf, ...``. ``kind="pred"`` writes the 10-column tracker layout (``conf`` default
-    -1, then ``x, y, z`` = -1, or the DataFrame's ``x, y, z``); ``kind="gt"`` writes the MOT16/17
-    GT layout ``conf, class, visibility`` (defaults 1, 1, 1: considered, pedestrian, visible).
-    Format source: MOTChallenge devkit (Milan et al. 2016); TrackEval reads column 7 as the GT
-    "consider" flag / tracker confidence and column 8 as the class.
-
-    Raises:
-        ValueError: missing required columns, NaN values, negative widths/heights.
-    """
-    if kind not in ("pred", "gt"):
-        raise ValueError(f"kind must be 'pred' or 'gt', got {kind!r}")
-    out = _canonical(df, kind, name="df")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as fh:
-        for row in out.itertuples(index=False):
-            vals = list(row)
-            fh.write(",".join([str(int(vals[0])), str(int(vals[1]))]
-                              + [_fmt(v) for v in vals[2:]]) + "\n")
-    return path
-
-
-def _fmt(v: float) -> str:
-    v = float(v)
-    return str(int(v)) if v.is_integer() else repr(v)
-
-
-def _canonical(df: pd.DataFrame, kind: str, name: str) -> pd.DataFrame:
-    if not isinstance(df, pd.DataFrame):
-        raise ValueError(f"{name} must be a DataFrame or a MOTChallenge file path")
-    missing = [c for c in _REQUIRED if c not in df.columns]
-    if missing:
-        raise ValueError(f"{name} is missing column(s) {missing}; expected {_REQUIRED} (+ optional"
-                         " conf, class, visibility / x, y, z)")
-    out = pd.DataFrame({c: df[c] for c in _REQUIRED})
-    if kind == "gt":
-        out["conf"] = df["conf"] if "conf" in df else 1
-        out["class"] = df["class"] if "class" in df else 1
-        out["visibility"] = df["visibility"] if "visibility" in df else 1
-    else:
-        out["conf"] = df["conf"] if "conf" in df else -1
-        for c in _MOT15_TAIL:
-            out[c] = df[c] if c in df else -1
-        if "class" in df:  # TrackEval reads column 8 as the tracker class
-            out["x"] = df["class"]
-    try:
-        out = out.apply(pd.to_numeric)
-    except ValueError:
-        raise ValueError(f"{name} has non-numeric values") from None
-    vals = out.to_numpy(dtype=np.float64)
-    if np.isnan(vals).any():
-        r, c = np.argwhere(np.isnan(vals))[0]
-        raise ValueError(f"{name} has NaN values (first in column {out.columns[c]!r}, row {r})")
-    if (out["bb_width"] < 0).any() or (out["bb_height"] < 0).any():
-        raise ValueError(f"{name} has boxes with negative width/height (x2 < x1 or y2 < y1)")
-    if (out["frame"] < 1).any():
-        raise ValueError(f"{name}: MOTChallenge frames are 1-based; found frame < 1")
-    if (out["frame"] != np.round(out["frame"])).any() or (out["id"] != np.round(out["id"])).any():
-        raise ValueError(f"{name}: frame and id must be integers")
-    return out.sort_values(["frame", "id"], kind="stable").reset_index(drop=True)
 
 
 def _as_frame(src, name: str) -> pd.DataFrame:
@@ -267,8 +160,8 @@ def evaluate_mot(gt, pred, benchmark: str = "MOT17", *, seq_lengths=None,
         gt_fol, tr_fol = os.path.join(tmp, "gt"), os.path.join(tmp, "trackers")
         seq_info = {}
         for seq in gts:
-            g = _canonical(_as_frame(gts[seq], f"gt[{seq!r}]"), "gt", f"gt[{seq!r}]")
-            p = _canonical(_as_frame(preds[seq], f"pred[{seq!r}]"), "pred", f"pred[{seq!r}]")
+            g = canonical_mot(_as_frame(gts[seq], f"gt[{seq!r}]"), "gt", f"gt[{seq!r}]")
+            p = canonical_mot(_as_frame(preds[seq], f"pred[{seq!r}]"), "pred", f"pred[{seq!r}]")
             last = int(max(g["frame"].max() if len(g) else 1, p["frame"].max() if len(p) else 1))
             n = int(seq_lengths.get(seq, last))
             if last > n:

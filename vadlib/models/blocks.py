@@ -64,7 +64,8 @@ Decisions where the papers are silent (each one is a constructor argument where 
 * SSMCTB transformer internals (Sec. 3.2 of Paper D, Eqs. D.1-D.6), see :class:`SSMCTB`.
 * ``loss="ssim"`` (Table D.2; settings not given): 1 - mean SSIM, Gaussian window 11 (sigma 1.5),
   C1 = (0.01 L)^2, C2 = (0.03 L)^2 with L = 1, per channel, "valid" window positions (Wang et al.
-  2004 defaults); 3D inputs are scored frame by frame.
+  2004 defaults; :func:`vadlib.models.layers.ssim` with ``padding="valid"``); 3D inputs are scored
+  frame by frame.
 """
 
 from __future__ import annotations
@@ -77,6 +78,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vadlib.models.layers import ssim
+
 __all__ = [
     "MaskedConv2d",
     "MaskedConv3d",
@@ -85,8 +88,11 @@ __all__ = [
     "SSMCTB",
     "SSMCTB3d",
     "block_loss",
+    "reconstruction_loss",
     "replace_layer",
     "make_block",
+    "block_family",
+    "BLOCK_FAMILIES",
     "corner_offsets",
     "LOSSES",
     "ATTENTIONS",
@@ -282,43 +288,16 @@ def _dilated_conv(dims: int, channels: int, kernel_size: int, dilation: int) -> 
 # ------------------------------------------------------------------------------------------------
 # Losses
 # ------------------------------------------------------------------------------------------------
-def _gaussian_window(size: int, sigma: float, device, dtype) -> Tensor:
-    g = torch.exp(-((torch.arange(size, device=device, dtype=dtype) - (size - 1) / 2) ** 2)
-                  / (2 * sigma ** 2))
-    return g / g.sum()
-
-
-def _ssim_loss(x: Tensor, y: Tensor, window: int = 11, sigma: float = 1.5,
-               data_range: float = 1.0) -> Tensor:
-    """1 - mean SSIM over channels and valid window positions (Wang et al., IEEE TIP 2004)."""
-    if x.dim() == 5:  # frame by frame
-        x = x.transpose(1, 2).flatten(0, 1)
-        y = y.transpose(1, 2).flatten(0, 1)
-    c = x.shape[1]
-    size = min(window, x.shape[-1], x.shape[-2])
-    size -= 1 - size % 2  # odd
-    g = _gaussian_window(size, sigma, x.device, x.dtype)
-    wh = g.view(1, 1, -1, 1).expand(c, 1, -1, 1)
-    ww = g.view(1, 1, 1, -1).expand(c, 1, 1, -1)
-
-    def blur(t):
-        return F.conv2d(F.conv2d(t, wh, groups=c), ww, groups=c)
-
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    mx, my = blur(x), blur(y)
-    vx, vy, cxy = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-    ssim = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return 1.0 - ssim.mean()
-
-
-def _reconstruction_loss(kind: str, out: Tensor, target: Tensor, delta: float) -> Tensor:
+def reconstruction_loss(kind: str, out: Tensor, target: Tensor, delta: float = 1.0) -> Tensor:
+    """A block's self-supervised loss between its output and its input: "mse", "mae", "huber"
+    (threshold ``delta``) or "ssim" (1 - :func:`vadlib.models.layers.ssim` at valid positions)."""
     if kind == "mse":
         return F.mse_loss(out, target)
     if kind == "mae":
         return F.l1_loss(out, target)
     if kind == "huber":
         return F.huber_loss(out, target, delta=delta)
-    return _ssim_loss(out, target)
+    return 1.0 - ssim(out, target, padding="valid")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -373,7 +352,7 @@ class _SelfSupervisedBlock(nn.Module):
         if sg is not None:
             out = out * sg
         target = x.detach() if self.detach_target else x
-        self.loss = _reconstruction_loss(self.loss_type, out, target, self.huber_delta)
+        self.loss = reconstruction_loss(self.loss_type, out, target, self.huber_delta)
         return out
 
     def extra_repr(self) -> str:
@@ -630,6 +609,18 @@ class SSMCTB3d(SSMCTB):
 # Helpers
 # ------------------------------------------------------------------------------------------------
 _KINDS = {"sspcab": SSPCAB, "sspcab3d": SSPCAB3d, "ssmctb": SSMCTB, "ssmctb3d": SSMCTB3d}
+#: the papers' two blocks; "sspcab3d" / "ssmctb3d" are their 3D forms
+BLOCK_FAMILIES = ("sspcab", "ssmctb")
+
+
+def block_family(kind: str) -> str:
+    """"sspcab" or "ssmctb" for a block kind (case-insensitive, 3D forms included): hosts choose
+    their block sites by family."""
+    key = kind.lower() if isinstance(kind, str) else kind
+    key = key[:-2] if isinstance(key, str) and key.endswith("3d") else key
+    if key not in BLOCK_FAMILIES:
+        raise ValueError(f"unknown block kind {kind!r}; kinds: sspcab, ssmctb (and their 3d forms)")
+    return key
 
 
 def make_block(kind: str, channels: int, **options) -> nn.Module:

@@ -439,7 +439,8 @@ class CMMAE(nn.Module):
 
     ``loss, logs = model.training_loss(batch)`` returns the MAE's loss on the CMM's top-K masks
     (for the project's optimiser) after training the CMM on the same batch when the curriculum
-    says so; call :meth:`set_epoch` each epoch (or pass ``steps_per_epoch``).
+    says so; call :meth:`set_epoch` each epoch (or pass ``steps_per_epoch``). ``set_epoch``,
+    ``masks`` and ``autoencoder`` are the interface it shares with :class:`vadlib.models.mae.MAE`.
     """
 
     block_sites: tuple[str, ...] = ()
@@ -546,6 +547,11 @@ class CMMAE(nn.Module):
         self._steps, self._turns = int(state["steps"]), int(state["turns"])
 
     # ---------------------------------------------------------------- masks
+    @property
+    def autoencoder(self) -> MAE:
+        """The MAE that encodes and reconstructs (:attr:`vadlib.models.mae.MAE.autoencoder`)."""
+        return self.mae
+
     def _cmm_input(self, imgs: Tensor) -> Tensor:
         if self.cmm_tokens == "mae":
             return self.mae.embed(imgs).detach()

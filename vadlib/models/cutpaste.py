@@ -62,6 +62,7 @@ from torch import Tensor, nn
 from torchvision.models.resnet import BasicBlock
 
 from vadlib.models.hosts import ImageHost, Schedule
+from vadlib.models.registry import register_host
 from vadlib.synthesis.cutpaste import JITTER, color_jitter, three_way
 
 __all__ = ["CutPaste", "ensemble_scores", "mahalanobis", "ENSEMBLE_SIZE", "SIZES"]
@@ -168,6 +169,7 @@ def ensemble_scores(scores: Sequence, normal_scores: Sequence | None = None) -> 
     return np.mean(arrays, axis=0)
 
 
+@register_host
 class CutPaste(ImageHost):
     """CutPaste 3-way (ResNet-18 + MLP head + 3-way classifier; GDE scoring). See module doc.
 
@@ -180,6 +182,8 @@ class CutPaste(ImageHost):
     images before CutPaste (0 disables); ``normalize_embeddings`` L2-normalise before the GDE.
     """
 
+    name = "cutpaste"
+    label = "CutPaste 3-way"
     block_sites = ("backbone.layer4.1.conv1",)
     block_weight = 0.1
     localizes = False

@@ -31,11 +31,12 @@ Training (:meth:`DRAEM.training_loss`, official ``train_DRAEM.py``): the clean i
 U(-90°, 90°) with probability 0.3 (official ``do_aug_orig``), DRAEM's anomaly is synthesised
 (:mod:`vadlib.synthesis.perlin`: Perlin mask, DTD texture or our self-texture fallback, β blend,
 50 % left normal), and ``loss = L2(I_r, I) + (1 - SSIM(I_r, I)) + Focal(softmax, M)``: L2 = mean
-squared error; SSIM with an 11×11 Gaussian window (σ = 1.5), zero padding 5 and
-C1 = 0.01², C2 = 0.03² (data range 1; the official code infers the range, which is 1 for [0, 1]
-images), averaged over all pixels and channels; focal loss γ = 2, no α, label smoothing 1e-5 as the
-official ``FocalLoss``: ``mean(-(1 - p_t)^γ log p_t)`` with ``p_t = Σ_k onehot_k p_k + 1e-5`` and
-the one-hot clamped to [1e-5, 1 - 1e-5]. Gradients of the focal loss flow into the reconstructive
+squared error; SSIM (:func:`vadlib.models.layers.ssim`, ``padding="same"``) with an 11×11
+Gaussian window (σ = 1.5), zero padding 5 and C1 = 0.01², C2 = 0.03² (data range 1; the official
+code infers the range, which is 1 for [0, 1] images), averaged over all pixels and channels;
+focal loss γ = 2, no α, label smoothing 1e-5 as the official ``FocalLoss``:
+``mean(-(1 - p_t)^γ log p_t)`` with ``p_t = Σ_k onehot_k p_k + 1e-5`` and the one-hot clamped to
+[1e-5, 1 - 1e-5]. Gradients of the focal loss flow into the reconstructive
 network too (no detach in the official training loop).
 
 Scoring (:meth:`DRAEM.score`, official ``test_DRAEM.py``): pixel map = softmax channel 1 of the
@@ -76,7 +77,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from vadlib.models.blocks import block_family
 from vadlib.models.hosts import ImageHost, Schedule
+from vadlib.models.layers import conv_bn_relu, double_conv_bn_relu, ssim
+from vadlib.models.registry import HostContext, register_host
 from vadlib.synthesis.perlin import AUGMENTATIONS, random_rotate, synthesize_batch
 
 __all__ = [
@@ -84,7 +88,6 @@ __all__ = [
     "ReconstructiveSubNetwork",
     "DiscriminativeSubNetwork",
     "focal_loss",
-    "ssim",
     "pooled_maps",
     "image_scores_from_maps",
 ]
@@ -93,19 +96,14 @@ SIZES = ("tiny", "paper")
 NETWORKS = ("reconstructive", "discriminative")
 
 _CONV = {2: nn.Conv2d, 3: nn.Conv3d}
-_BN = {2: nn.BatchNorm2d, 3: nn.BatchNorm3d}
 _MODE = {2: "bilinear", 3: "trilinear"}
 
 
 # ------------------------------------------------------------------------------------ layers
 
-def _cbr(c_in: int, c_out: int, dims: int) -> list[nn.Module]:
-    return [_CONV[dims](c_in, c_out, kernel_size=3, padding=1), _BN[dims](c_out), nn.ReLU(inplace=True)]
-
-
 def _double(c_in: int, c_mid: int, c_out: int, dims: int) -> nn.Sequential:
     """[conv3-BN-ReLU] × 2: indices 0 (conv c_in -> c_mid), 3 (conv c_mid -> c_out)."""
-    return nn.Sequential(*_cbr(c_in, c_mid, dims), *_cbr(c_mid, c_out, dims))
+    return double_conv_bn_relu(c_in, c_out, mid=c_mid, dims=dims, inplace=True)
 
 
 def _down(x: Tensor, dims: int) -> Tensor:
@@ -123,7 +121,7 @@ class _Up(nn.Module):
     def __init__(self, c_in: int, c_out: int, dims: int):
         super().__init__()
         self.dims = dims
-        self.block = nn.Sequential(*_cbr(c_in, c_out, dims))
+        self.block = nn.Sequential(*conv_bn_relu(c_in, c_out, dims=dims, inplace=True))
 
     def forward(self, x: Tensor, size: Sequence[int]) -> Tensor:
         x = F.interpolate(x, size=tuple(size), mode=_MODE[self.dims], align_corners=True)
@@ -261,38 +259,6 @@ def focal_loss(probs: Tensor, target: Tensor, gamma: float = 2.0, smooth: float 
     return (-(1.0 - pt).pow(gamma) * pt.log()).mean()
 
 
-def _gaussian_window(size: int, sigma: float, channels: int, device, dtype) -> Tensor:
-    x = torch.arange(size, device=device, dtype=torch.float64) - size // 2
-    g = torch.exp(-x ** 2 / (2 * sigma ** 2))
-    g = (g / g.sum()).to(dtype)
-    return (g[:, None] * g[None, :]).expand(channels, 1, size, size).contiguous()
-
-
-def ssim(x: Tensor, y: Tensor, window: int = 11, sigma: float = 1.5, data_range: float = 1.0) -> Tensor:
-    """Mean SSIM (Wang et al., IEEE TIP 2004) as DRAEM's official ``ssim``: Gaussian window
-    ``window``×``window`` (σ = 1.5) per channel, *zero padding* window // 2 (so the map has the
-    image's size), C1 = (0.01 L)², C2 = (0.03 L)², averaged over every pixel and channel.
-    N×C×H×W, or N×C×D×H×W scored slice by slice (2D SSIM on every depth slice)."""
-    if x.dim() == 5:
-        n, c, d, h, w = x.shape
-        x = x.transpose(1, 2).reshape(n * d, c, h, w)
-        y = y.transpose(1, 2).reshape(n * d, c, h, w)
-    c = x.shape[1]
-    win = _gaussian_window(window, sigma, c, x.device, x.dtype)
-    pad = window // 2
-
-    def blur(t: Tensor) -> Tensor:
-        return F.conv2d(t, win, padding=pad, groups=c)
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x ** 2
-    var_y = blur(y * y) - mu_y ** 2
-    cov = blur(x * y) - mu_x * mu_y
-    c1, c2 = (0.01 * data_range) ** 2, (0.03 * data_range) ** 2
-    s = ((2 * mu_x * mu_y + c1) * (2 * cov + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
-    return s.mean()
-
-
 # ----------------------------------------------------------------------------------- scoring
 
 def _pool_size(pool_size, dims: int) -> tuple[int, ...]:
@@ -331,6 +297,7 @@ def image_scores_from_maps(maps: Tensor, pool_size: int | Sequence[int] = 21) ->
 
 # -------------------------------------------------------------------------------------- host
 
+@register_host
 class DRAEM(ImageHost):
     """DRAEM (Zavrtanik et al., ICCV 2021) as an :class:`ImageHost` (see the module docstring).
 
@@ -341,8 +308,9 @@ class DRAEM(ImageHost):
 
     * widths (reconstructive / discriminative base): paper 128 / 64, tiny 16 / 8;
     * ``anomaly_source``: a ``Dataset`` of dicts with ``image`` C×H×W in [0, 1] (e.g.
-      :class:`vadlib.data.dtd.DTDTextures`, DRAEM's choice) or None (the image itself, our
-      fallback); ``in_channels`` must be 1 or 3 (the texture augmentations are RGB/grey);
+      :class:`vadlib.data.dtd.DTDTextures`, DRAEM's choice; ``HostContext.anomaly_source``) or
+      None (the image itself, our fallback); ``in_channels`` must be 1 or 3 (the texture
+      augmentations are RGB/grey);
     * ``seed`` seeds the weight initialisation and the host's ``numpy`` generator that draws every
       synthetic anomaly (:meth:`reset_rng` re-seeds it);
     * ``pretrained`` must be False: DRAEM trains from scratch.
@@ -350,7 +318,10 @@ class DRAEM(ImageHost):
     Inputs: N×C×H×W float in [0, 1], H, W ≥ 32 (five 2×2 poolings in the discriminative net).
     """
 
+    name = "draem"
+    label = "DRAEM"
     dims = 2
+    needs_anomaly_source = True
     WIDTHS = {"paper": (128, 64), "tiny": (16, 8)}
     SITES = {"reconstructive": "reconstructive.decoder.db4.3",
              "discriminative": "discriminative.decoder.db4.3"}
@@ -406,17 +377,17 @@ class DRAEM(ImageHost):
             raise ValueError(f"{name} must be a non-empty subset of {NETWORKS}, got {value!r}")
         return tuple(n for n in NETWORKS if n in value)
 
-    def block_sites_for(self, kind: str) -> tuple[str, ...]:
-        """The layers a block of ``kind`` replaces: "sspcab"/"sspcab3d" -> ``sspcab_networks``
-        (default both, Paper C), "ssmctb"/"ssmctb3d" -> ``ssmctb_networks`` (default the
-        discriminative network, Paper D's single block)."""
-        key = kind.lower() if isinstance(kind, str) else kind
-        key = key[:-2] if isinstance(key, str) and key.endswith("3d") else key
-        if key == "sspcab":
-            return tuple(self.SITES[n] for n in self.sspcab_networks)
-        if key == "ssmctb":
-            return tuple(self.SITES[n] for n in self.ssmctb_networks)
-        raise ValueError(f"unknown block kind {kind!r}; kinds: sspcab, ssmctb (and their 3d forms)")
+    @classmethod
+    def from_context(cls, ctx: HostContext, **extra) -> "DRAEM":
+        """As :meth:`ImageHost.from_context`, texturing anomalies with ``ctx.anomaly_source``."""
+        return super().from_context(ctx, anomaly_source=ctx.anomaly_source, **extra)
+
+    def block_sites_for(self, block: str) -> tuple[str, ...]:
+        """The layers a block of kind ``block`` replaces: "sspcab"/"sspcab3d" ->
+        ``sspcab_networks`` (default both, Paper C), "ssmctb"/"ssmctb3d" -> ``ssmctb_networks``
+        (default the discriminative network, Paper D's single block)."""
+        networks = self.sspcab_networks if block_family(block) == "sspcab" else self.ssmctb_networks
+        return tuple(self.SITES[n] for n in networks)
 
     def reset_rng(self, seed: int | None = None) -> None:
         """Re-seed the generator of the synthetic anomalies (default: the constructor's seed)."""

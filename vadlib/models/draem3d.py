@@ -53,12 +53,14 @@ import torch
 from torch import Tensor
 
 from vadlib.models.draem import DRAEM, NETWORKS, pooled_maps
-from vadlib.models.hosts import Schedule
+from vadlib.models.registry import register_host
+from vadlib.models.schedule import Schedule
 from vadlib.synthesis.perlin import AUGMENTATIONS
 
 __all__ = ["DRAEM3d"]
 
 
+@register_host
 class DRAEM3d(DRAEM):
     """3D DRAEM (module docstring) as an :class:`ImageHost` over N×C×D×H×W volumes.
 
@@ -71,7 +73,11 @@ class DRAEM3d(DRAEM):
     (N×D per-slice scores, the same maps) and :meth:`slice_scores` the N×D scores alone.
     """
 
+    name = "draem3d"
+    label = "3D DRAEM"
     dims = 3
+    #: textures from the volume itself unless an ``anomaly_source`` of volumes is passed
+    needs_anomaly_source = False
 
     def __init__(self, size: str = "tiny", in_channels: int = 1, pretrained: bool = False, *,
                  anomaly_source=None, seed: int = 0, depth: int = 16,

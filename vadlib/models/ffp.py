@@ -88,9 +88,9 @@ repeated to three channels). RAFT needs sides that are multiples of 8 and at lea
 code also resizes to the flow network's input size).
 
 **Score** (official ``evaluate.py``): per frame PSNR = 10·log10(1 / MSE) over C×H×W in [0, 1]
-(MSE floored at 1e-10); per test video the PSNRs are min-max normalised and the frame anomaly
-score is 1 - normalised PSNR (:meth:`video_scores`; the official code scores the normalised PSNR
-as "normality" with ``pos_label=0``, the same ranking). A video's first four frames have no clip
+(MSE floored at 1e-10; :func:`vadlib.models.layers.psnr`); per test video the PSNRs are min-max
+normalised and the frame anomaly score is 1 - normalised PSNR (:meth:`video_scores`; the official
+code scores the normalised PSNR as "normality" with ``pos_label=0``, the same ranking). A video's first four frames have no clip
 (no four past frames) and get no score, as officially. Error maps: per-pixel squared error in
 [0, 1], averaged over channels.
 
@@ -125,14 +125,15 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vadlib.models.video_hosts import Schedule, VideoHost, minmax
+from vadlib.models.layers import minmax, psnr
+from vadlib.models.registry import HostContext, register_host
+from vadlib.models.video_hosts import Schedule, VideoHost
 
 __all__ = [
     "FutureFramePrediction",
     "UNetGenerator",
     "PatchDiscriminator",
     "Adversary",
-    "psnr",
     "gradient_loss",
     "raft_weights_path",
     "load_flow_network",
@@ -155,14 +156,7 @@ DATASETS = {"avenue": (True, 100_000), "shanghaitech": (True, 50_000),
 _RAFT_MIN = 128  # torchvision RAFT's smallest input side (16 feature cells at 1/8 resolution)
 
 
-# ------------------------------------------------------------------------------------ metrics
-
-def psnr(prediction: Tensor, target: Tensor, eps: float = 1e-10) -> Tensor:
-    """PSNR in dB of each image of a batch, peak 1: ``10 log10(1 / mean((p - t)²))`` over all
-    but the first dimension (images in [0, 1]); the MSE is floored at ``eps``."""
-    mse = (prediction - target).pow(2).flatten(1).mean(1)
-    return 10.0 * torch.log10(1.0 / mse.clamp_min(eps))
-
+# ------------------------------------------------------------------------------------ losses
 
 def gradient_loss(prediction: Tensor, target: Tensor) -> Tensor:
     """The paper's gradient-difference loss (Eq. 3): mean L1 distance between the absolute
@@ -342,6 +336,7 @@ def load_flow_network(flow: str, seed: int = 0, weights: str | os.PathLike | Non
 
 # ------------------------------------------------------------------------------------ host
 
+@register_host
 class FutureFramePrediction(VideoHost):
     """FFP (Liu et al., CVPR 2018) as a :class:`VideoHost` (see the module docstring).
 
@@ -358,6 +353,8 @@ class FutureFramePrediction(VideoHost):
       weights are chosen with ``flow``).
     """
 
+    name = "ffp"
+    label = "FFP"
     window = PAST_FRAMES + 1
     block_positions = {"early": ("generator.enc.0.conv2",),
                        "middle": ("generator.enc.3.conv2",),
@@ -514,6 +511,11 @@ class FutureFramePrediction(VideoHost):
         if isinstance(values, Tensor):
             values = values.detach().cpu().numpy()
         return 1.0 - minmax(np.asarray(values, dtype=np.float64))
+
+    @classmethod
+    def schedule_for(cls, ctx: HostContext) -> Schedule:
+        """:meth:`schedule` for ``ctx.dataset`` (colour or grey learning rate, lr drop)."""
+        return cls.schedule(ctx.size, dataset=ctx.dataset)
 
     @classmethod
     def schedule(cls, size: str = "paper", dataset: str = "avenue") -> Schedule:

@@ -116,8 +116,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vadlib.models.fairmot_targets import BOX_FORMATS, DOWN_RATIO, MAX_OBJS, build_targets
-from vadlib.models.hosts import Schedule
 from vadlib.models.hrnet import TINY, W18, HRNet
+from vadlib.models.schedule import Schedule
 
 __all__ = ["HRNetTracker", "AttentionGate", "focal_loss", "heatmap_probs", "gather_feat",
            "reg_l1_loss", "decode", "ATTENTIONS", "RESOLUTIONS", "EXPLICIT_STAGES", "WEIGHTINGS", "SIZES"]

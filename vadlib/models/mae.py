@@ -70,12 +70,17 @@ Batches: :meth:`MAE.training_loss` takes an N×C×H×W tensor in [0, 1], a dict 
 :class:`vadlib.data.imagenet.ImageNetFolder` items collate) or an ``(images, labels)`` pair.
 
 Schedule (:meth:`MAE.schedule`): the thesis states no optimiser, learning rate, batch size or
-warm-up (spec §2.6/§2.10). MAE's pre-training recipe (its Table 8) is AdamW (β = 0.9, 0.95),
-weight decay 0.05, base lr 1.5e-4 scaled by batch/256, cosine decay, 40 warm-up epochs,
-RandomResizedCrop. The project's :func:`vadlib.runs.train.make_optimizer` knows only Adam / SGD without
-warm-up, so the schedule says Adam, lr 1.5e-4 (batch 256), no weight decay, cosine: AdamW, β2 =
-0.95, the decay and the warm-up need support in ``vadlib/train.py`` (``source`` says so). Epochs:
-200 (the thesis's ablations, T 3483/3505; "the same amount" for baseline and CM-MAE, T 3302).
+warm-up (spec §2.6/§2.10). ``size="paper"`` follows MAE's pre-training recipe (its Table 8):
+AdamW (β = 0.9, 0.95), weight decay 0.05 (not on biases and norms, as
+:func:`vadlib.runs.train.make_optimizer` does for AdamW), batch 256, so lr = base lr 1.5e-4 ×
+256/256, cosine decay, 40 of the 200 epochs linear warm-up; RandomResizedCrop is not applied. Epochs: 200
+(the thesis's ablations, T 3483/3505; "the same amount" for baseline and CM-MAE, T 3302).
+``size="tiny"`` is our CPU profile: Adam, lr 1e-3, batch 16, cosine.
+
+The pre-training run (:mod:`vadlib.runs.pretraining`) drives MAE and CM-MAE through one interface:
+``set_epoch(epoch)`` (a no-op here: random masking has no curriculum), ``masks(images)`` (the
+scores and the masking the figures show) and ``autoencoder`` (the MAE that reconstructs: here the
+model itself).
 """
 
 from __future__ import annotations
@@ -85,7 +90,6 @@ from functools import partial
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vadlib.models.hosts import Schedule
@@ -93,8 +97,6 @@ from vadlib.models.hosts import Schedule
 __all__ = [
     "MAE",
     "Masking",
-    "Attention",
-    "Mlp",
     "SIZES",
     "MAE_SIZES",
     "sincos_pos_embed_2d",
@@ -103,6 +105,11 @@ __all__ = [
     "patch_targets",
     "masked_patch_loss",
     "images_of",
+    "patchify",
+    "unpatchify",
+    "make_block",
+    "make_patch_embed",
+    "init_vit_weights",
 ]
 
 SIZES = ("tiny", "paper")
@@ -529,6 +536,22 @@ class MAE(nn.Module):
         per_patch = (pred - self.targets(imgs)).pow(2).mean(dim=-1)
         weight = 1.0 - v
         return (per_patch * weight).sum() / weight.sum().clamp_min(1e-12), per_patch
+
+    # ---------------------------------------------------------------- the pre-training run's interface
+    @property
+    def autoencoder(self) -> MAE:
+        """The MAE that encodes and reconstructs: the model itself (CM-MAE's is its ``mae``)."""
+        return self
+
+    def set_epoch(self, epoch: int) -> None:
+        """Nothing to do: random masking has no curriculum (CM-MAE moves its curriculum here)."""
+
+    def masks(self, imgs: Tensor) -> tuple[Tensor, Masking]:
+        """``(scores, masking)``: a fresh random masking from the model's own generator, and as
+        scores its visibility (1 visible, 0 masked), whose top-K is that masking, as for
+        :meth:`vadlib.models.curriculum_masking.CMMAE.masks`."""
+        masking = self.random_masking(len(imgs))
+        return 1.0 - masking.mask, masking
 
     # ---------------------------------------------------------------- training / features
     def training_loss(self, batch) -> tuple[Tensor, dict[str, float]]:

@@ -97,9 +97,10 @@ queries update the memory if the frame looks normal, i.e. if the weighted regula
 is below γ. e_ij is the squared error per pixel and channel on [0, 1] intensities (the paper writes
 ‖Î_ij - I_ij‖; the published γ is on the squared scale of the authors' evaluation). The test-time
 memory is separate from the trained ``items``: it starts as a copy of them at the first
-:meth:`frame_evidence` after training (or after :meth:`reset_test_memory`, or loading a state) and
-persists across calls, so the frames must be fed in temporal order, video after video, as the
-official evaluation does (it never resets between videos). Within one batch all clips are read
+:meth:`frame_evidence` after training (or after :meth:`reset_test_memory`, which
+:meth:`prepare_test` calls, or loading a state) and persists across calls (``updates_at_test``),
+so the frames must be fed in temporal order, video after video, as the official evaluation does
+(it never resets between videos). Within one batch all clips are read
 with the memory of the batch's start and the normal ones then update it one by one, in batch
 order (exact for batch size 1). ``test_update=False`` scores with the trained items only
 (stateless, order-independent).
@@ -128,7 +129,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vadlib.models.video_hosts import Schedule, VideoHost, minmax
+from vadlib.models.layers import conv_bn_relu, double_conv_bn_relu, minmax, psnr
+from vadlib.models.registry import HostContext, register_host
+from vadlib.models.video_hosts import Schedule, VideoHost
 
 __all__ = [
     "MNAD",
@@ -142,7 +145,6 @@ __all__ = [
     "separateness_loss",
     "compactness_distance",
     "weighted_regular_score",
-    "psnr",
 ]
 
 VARIANTS = ("reconstruction", "prediction")
@@ -238,21 +240,7 @@ def weighted_regular_score(output: Tensor, target: Tensor) -> Tensor:
                        torch.zeros_like(total))
 
 
-def psnr(mse: Tensor) -> Tensor:
-    """10·log10(1 / mse) for intensities in [0, 1] (mse floored at 1e-10)."""
-    return 10.0 * torch.log10(1.0 / mse.clamp_min(1e-10))
-
-
 # ------------------------------------------------------------------------------------ network
-
-def _cbr(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out), nn.ReLU(inplace=False)]
-
-
-def _double(c_in: int, c_out: int) -> nn.Sequential:
-    """[conv3-BN-ReLU] × 2; index 0 conv c_in -> c_out, index 3 conv c_out -> c_out."""
-    return nn.Sequential(*_cbr(c_in, c_out), *_cbr(c_out, c_out))
-
 
 def _up(c_in: int, c_out: int) -> nn.Sequential:
     """×2 upsampling: 3×3 transposed conv, stride 2 (output exactly twice the size), BN, ReLU."""
@@ -263,11 +251,11 @@ def _up(c_in: int, c_out: int) -> nn.Sequential:
 class _Encoder(nn.Module):
     def __init__(self, c_in: int, b: int):
         super().__init__()
-        self.stage1 = _double(c_in, b)
-        self.stage2 = _double(b, 2 * b)
-        self.stage3 = _double(2 * b, 4 * b)
+        self.stage1 = double_conv_bn_relu(c_in, b)
+        self.stage2 = double_conv_bn_relu(b, 2 * b)
+        self.stage3 = double_conv_bn_relu(2 * b, 4 * b)
         # last stage without its final BN and ReLU (the paper); index 3 makes the queries
-        self.stage4 = nn.Sequential(*_cbr(4 * b, 8 * b), nn.Conv2d(8 * b, 8 * b, 3, padding=1))
+        self.stage4 = nn.Sequential(*conv_bn_relu(4 * b, 8 * b), nn.Conv2d(8 * b, 8 * b, 3, padding=1))
 
     def forward(self, x: Tensor) -> tuple[Tensor, list[Tensor]]:
         s1 = self.stage1(x)
@@ -281,13 +269,13 @@ class _Decoder(nn.Module):
         super().__init__()
         self.skips = skips
         extra = (lambda c: c) if skips else (lambda c: 0)
-        self.stage4 = _double(16 * b, 8 * b)
+        self.stage4 = double_conv_bn_relu(16 * b, 8 * b)
         self.up4 = _up(8 * b, 4 * b)
-        self.stage3 = _double(4 * b + extra(4 * b), 4 * b)
+        self.stage3 = double_conv_bn_relu(4 * b + extra(4 * b), 4 * b)
         self.up3 = _up(4 * b, 2 * b)
-        self.stage2 = _double(2 * b + extra(2 * b), 2 * b)
+        self.stage2 = double_conv_bn_relu(2 * b + extra(2 * b), 2 * b)
         self.up2 = _up(2 * b, b)
-        self.stage1 = nn.Sequential(*_cbr(b + extra(b), b), *_cbr(b, b),
+        self.stage1 = nn.Sequential(*conv_bn_relu(b + extra(b), b), *conv_bn_relu(b, b),
                                     nn.Conv2d(b, c_out, 3, padding=1), nn.Tanh())
 
     def _join(self, x: Tensor, skip: Tensor) -> Tensor:
@@ -303,7 +291,9 @@ class _Decoder(nn.Module):
 
 class _hostmethod:
     """Like ``classmethod``, but also passes the instance (None when called on the class), so
-    ``host.schedule(size)`` can follow the host's variant while ``MNAD.schedule(size)`` works."""
+    ``host.schedule(size)`` can follow the host's variant while ``MNAD.schedule(size)`` works.
+    Kept while runners call ``schedule`` on an instance; :meth:`MNAD.schedule_for` takes the
+    variant from the run's ``HostContext`` instead."""
 
     def __init__(self, func):
         self.func = func
@@ -315,6 +305,7 @@ class _hostmethod:
 
 # -------------------------------------------------------------------------------------- host
 
+@register_host
 class MNAD(VideoHost):
     """MNAD (Park et al., CVPR 2020) as a :class:`VideoHost` (see the module docstring).
 
@@ -326,6 +317,8 @@ class MNAD(VideoHost):
     of 8.
     """
 
+    name = "mnad"
+    label = "MNAD"
     block_positions = {
         "early": ("decoder.stage4.3",),
         "middle": ("decoder.stage3.3",),
@@ -375,6 +368,15 @@ class MNAD(VideoHost):
         self._test_items: Tensor | None = None
 
     # ---------------------------------------------------------------- memory state
+    @property
+    def updates_at_test(self) -> bool:
+        """True with ``test_update``: scoring a clip updates the test-time memory."""
+        return self.test_update
+
+    def prepare_test(self) -> None:
+        """Before the test videos: start from the trained memory (:meth:`reset_test_memory`)."""
+        self.reset_test_memory()
+
     def reset_test_memory(self) -> None:
         """Restart the test-time memory from the trained items at the next :meth:`frame_evidence`."""
         self._test_items = None
@@ -454,7 +456,7 @@ class MNAD(VideoHost):
         output = (output.float() + 1.0) / 2.0
         target = target.float()
         errors = (output - target).pow(2)
-        parts = {"psnr": psnr(errors.flatten(1).mean(1)),
+        parts = {"psnr": psnr(output, target),
                  "compactness": compactness_distance(q.float(), items.float())}
         if self.test_update:
             normal = weighted_regular_score(output, target) < self.gamma
@@ -474,6 +476,12 @@ class MNAD(VideoHost):
             values[name] = np.asarray(value.cpu() if isinstance(value, Tensor) else value, dtype=np.float64)
         psnr_term, distance_term = 1.0 - minmax(values["psnr"]), minmax(values["compactness"])
         return self.alpha * psnr_term + (1.0 - self.alpha) * distance_term
+
+    @classmethod
+    def schedule_for(cls, ctx: HostContext) -> Schedule:
+        """:meth:`schedule` of the variant in ``ctx.options`` (default: reconstruction) and of
+        ``ctx.dataset``."""
+        return cls.schedule(ctx.size, variant=dict(ctx.options).get("variant"), dataset=ctx.dataset)
 
     @_hostmethod
     def schedule(cls, host, size: str = "paper", variant: str | None = None,

@@ -46,9 +46,11 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from vadlib.models.hosts import ImageHost, Schedule
+from vadlib.models.layers import conv_bn_relu, double_conv_bn_relu
+from vadlib.models.registry import HostContext, register_host
 from vadlib.synthesis.poisson import EPOCHS, NSASynthesizer, nsa_settings, synthesize_batch
 
-__all__ = ["NSA", "WIDTHS", "MIN_SIZE"]
+__all__ = ["NSA", "WIDTHS", "MIN_SIZE", "mvtec_category"]
 
 #: decoder widths (up4, up3, up2, up1, up0/head)
 WIDTHS = {"paper": (256, 128, 64, 64, 32), "tiny": (64, 32, 16, 16, 16)}
@@ -61,9 +63,9 @@ _SOURCE = ("NSA official code train_mvtec.py (github.com/hmsch/natural-synthetic
            "not expressible in Schedule (no milestones given)")
 
 
-def _conv_bn_relu(c_in: int, c_out: int) -> list[nn.Module]:
-    return [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
-            nn.ReLU(inplace=False)]
+def mvtec_category(ctx: HostContext) -> str | None:
+    """The MVTec AD class whose official settings apply to this run (None off MVTec AD)."""
+    return ctx.category if ctx.dataset == "mvtec_ad" else None
 
 
 class _Up(nn.Module):
@@ -71,14 +73,14 @@ class _Up(nn.Module):
 
     def __init__(self, c_in: int, c_skip: int, c_out: int):
         super().__init__()
-        self.conv = nn.Sequential(*_conv_bn_relu(c_in + c_skip, c_out),
-                                  *_conv_bn_relu(c_out, c_out))
+        self.conv = double_conv_bn_relu(c_in + c_skip, c_out, bias=False)
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
         return self.conv(torch.cat([x, skip], dim=1))
 
 
+@register_host
 class NSA(ImageHost):
     """NSA (logistic) host: ``NSA(size="tiny"|"paper", in_channels=3, pretrained=False, *,
     seed=0, category=None, image_score="mean", **synthesis options)``.
@@ -91,6 +93,9 @@ class NSA(ImageHost):
     initialisation uses torch's global generator: seed it before construction).
     """
 
+    name = "nsa"
+    label = "NSA"
+    needs_category = True
     block_sites = ("head.0",)
     block_weight = 0.001  # Paper D, T 2599: "we decrease λ to 0.001" for NSA
     localizes = True
@@ -130,10 +135,21 @@ class NSA(ImageHost):
         self.up3 = _Up(w4, 128, w3)
         self.up2 = _Up(w3, 64, w2)
         self.up1 = _Up(w2, 64, w1)
-        self.up0 = nn.Sequential(*_conv_bn_relu(w1, w0))
+        self.up0 = nn.Sequential(*conv_bn_relu(w1, w0, bias=False))
         self.head = nn.Sequential(nn.Conv2d(w0, w0, 3, padding=1, bias=False),
                                   nn.BatchNorm2d(w0), nn.ReLU(inplace=False),
                                   nn.Conv2d(w0, 1, 1))
+
+    @classmethod
+    def from_context(cls, ctx: HostContext, **extra) -> "NSA":
+        """As :meth:`ImageHost.from_context`, with the synthesis settings of ``ctx.category`` on
+        MVTec AD (:func:`mvtec_category`)."""
+        return super().from_context(ctx, category=mvtec_category(ctx), **extra)
+
+    @classmethod
+    def schedule_for(cls, ctx: HostContext) -> Schedule:
+        """:meth:`schedule` with the epochs of ``ctx.category`` on MVTec AD."""
+        return cls.schedule(ctx.size, category=mvtec_category(ctx))
 
     # -- checks ------------------------------------------------------------------------------
     def _check(self, images: Tensor) -> None:

@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from vadlib.models.registry import register_host
 from vadlib.models.video_hosts import Schedule, VideoHost
 
 WIDTHS = {"paper": (32, 32, 16), "tiny": (16, 16, 8)}
@@ -64,9 +65,12 @@ class _Decoder(nn.Module):
         return torch.sigmoid(self.output(x))
 
 
+@register_host
 class PlainAutoEncoder(VideoHost):
     """Frame reconstruction auto-encoder; input frames' sides must be multiples of 8."""
 
+    name = "plain_ae"
+    label = "Plain auto-encoder"
     window = 1
     block_positions = {"early": ("encoder.conv2",), "middle": ("bottleneck",), "late": ("decoder.conv3",)}
     block_weight = 0.1  # λ of Paper C, tuned on this auto-encoder (T L2094)

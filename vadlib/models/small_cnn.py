@@ -2,7 +2,7 @@
 
 Paper B trains AlexNet and ResNet-18 for 20 epochs on 69,000 samples (thesis L1849), a GPU job.
 To show on a CPU, in about a minute, that the generated ThermalSynth samples carry the fall
-signal at all, :mod:`vadlib.thermalsynth_runs` also trains this network with the paper's recipe
+signal at all, :mod:`vadlib.runs.fall_classification` also trains this network with the paper's recipe
 (SGD, lr 10⁻³, batch 32) on a few hundred samples: four 3×3 convolution blocks (batch norm, ReLU,
 2×2 max-pooling) of 16-32-64-64 channels, a spatial max-pool to 2×3 cells that keeps where in
 the water crop the warm body is, and one linear layer to the two classes (62 k parameters).

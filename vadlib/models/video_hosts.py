@@ -2,9 +2,12 @@
 
 A host is an ``nn.Module`` trained on clips of normal video and scoring the last frame of a clip::
 
-    host = video_host_class("ffp")(size="tiny", in_channels=3)
+    ctx = HostContext(size="tiny", in_channels=3, seed=0, dataset="avenue", options=(("variant", "prediction"),))
+    host = create_host("mnad", ctx)                    # vadlib.models.registry
+    schedule = type(host).schedule_for(ctx)
     clips = batch["clip"]                              # N×T×C×H×W in [0, 1] (ClipDataset), T = host.window
     loss, logs = host.training_loss(clips)             # normal clips only
+    host.prepare_test()                                # before the test videos (MNAD: memory reset)
     parts, maps = host.frame_evidence(clips)           # per-clip evidence for the clip's last frame
     scores = host.video_scores(parts_of_one_video)     # that video's frame anomaly scores
 
@@ -12,36 +15,47 @@ The score is the host's own rule, applied per test video as its official evaluat
 FFP: PSNR of the predicted frame, min–max normalised within each video, 1 − that). ``parts`` holds
 the raw per-frame quantities that rule needs (arrays of one value per clip, keyed by name) so
 the experiment can gather them video by video before normalising. ``maps`` are N×H×W per-pixel
-errors (higher = more anomalous) for region-based metrics and figures.
+errors (higher = more anomalous) for region-based metrics and figures. A host whose state changes
+while it scores (``updates_at_test``: MNAD's test-time memory update) must see the test clips one
+at a time, in temporal order.
 
 ``block_positions`` maps a placement name of Tables C.4 / D.8 ("early", "middle", "late") to the
 layer(s) a block replaces; ``block_sites`` is the papers' default ("late": the penultimate
-convolution unless stated). ``block_weight`` is λ.
+convolution unless stated). ``block_weight`` is λ. ``name``, ``label``, ``steps_per_epoch`` and
+:meth:`VideoHost.schedule_for` are as for the image hosts (:mod:`vadlib.models.hosts`).
 """
 
 from __future__ import annotations
 
-import importlib
+from typing import ClassVar
 
 import numpy as np
 import torch
 from torch import nn
 
-from vadlib.models.hosts import Schedule
+from vadlib.models.blocks import block_family
+from vadlib.models.layers import minmax
+from vadlib.models.registry import HostContext, HostTable
+from vadlib.models.registry import host_class as _registered
+from vadlib.models.schedule import Schedule
 
-__all__ = ["VideoHost", "Schedule", "VIDEO_HOST_CLASSES", "video_host_class", "minmax"]
-
-
-def minmax(values: np.ndarray) -> np.ndarray:
-    """(v − min) / (max − min) over one video; all zeros when the video's values are constant."""
-    values = np.asarray(values, dtype=np.float64)
-    span = values.max() - values.min() if values.size else 0.0
-    return (values - values.min()) / span if span > 0 else np.zeros_like(values)
+__all__ = ["VideoHost", "HostContext", "Schedule", "VIDEO_HOST_CLASSES", "video_host_class", "minmax"]
 
 
 class VideoHost(nn.Module):
     """Base class of the video hosts (plain auto-encoder, FFP, MNAD)."""
 
+    kind: ClassVar[str] = "video"
+    #: registry key and printed name (set by each registered host)
+    name: ClassVar[str]
+    label: ClassVar[str]
+    #: frames are images (clips N×T×C×H×W)
+    dims: ClassVar[int] = 2
+    #: True when scoring changes the host's state (clips must come one at a time, in order)
+    updates_at_test: ClassVar[bool] = False
+    #: one schedule "epoch" in optimisation steps when the official code counts iterations;
+    #: None: a pass over the training clips
+    steps_per_epoch: ClassVar[int | None] = None
     #: frames per clip: the past frames a predictor sees plus the target (reconstruction: 1)
     window: int = 1
     #: placement name -> dotted layer paths a block replaces (Tables C.4 and D.8)
@@ -54,6 +68,12 @@ class VideoHost(nn.Module):
     @property
     def block_sites(self) -> tuple[str, ...]:
         return self.block_positions[self.default_position]
+
+    def block_sites_for(self, block: str) -> tuple[str, ...]:
+        """The layers a block of kind ``block`` replaces at the default placement (both blocks go
+        to the same layers; :meth:`sites_for` gives the other placements)."""
+        block_family(block)
+        return self.block_sites
 
     def sites_for(self, position: str) -> tuple[str, ...]:
         """Layer paths of a placement; combinations join names with '+' ("early+late")."""
@@ -74,6 +94,21 @@ class VideoHost(nn.Module):
                              f"(its temporal window), got {clips.shape[1]}")
         return clips[:, clips.shape[1] - self.window:]
 
+    @classmethod
+    def from_context(cls, ctx: HostContext) -> "VideoHost":
+        """The host built from what the run knows; ``ctx.options`` are its constructor options."""
+        if ctx.pretrained:
+            raise ValueError(f"{cls.__name__} trains from scratch; use pretrained=False")
+        return cls(size=ctx.size, in_channels=ctx.in_channels, seed=ctx.seed, **dict(ctx.options))
+
+    @classmethod
+    def schedule_for(cls, ctx: HostContext) -> Schedule:
+        """The official schedule for this run (default: :meth:`schedule` of ``ctx.size``)."""
+        return cls.schedule(ctx.size)
+
+    def prepare_test(self) -> None:
+        """Called once after training, before the test videos are scored; default: nothing."""
+
     def training_loss(self, clips: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         raise NotImplementedError
 
@@ -92,15 +127,10 @@ class VideoHost(nn.Module):
         raise NotImplementedError
 
 
-VIDEO_HOST_CLASSES = {
-    "plain_ae": "vadlib.models.plain_ae:PlainAutoEncoder",
-    "ffp": "vadlib.models.ffp:FutureFramePrediction",
-    "mnad": "vadlib.models.mnad:MNAD",
-}
+#: name -> "module:Class" of the video hosts (a view of the registry; see vadlib.models.registry)
+VIDEO_HOST_CLASSES = HostTable("video")
 
 
 def video_host_class(name: str) -> type[VideoHost]:
-    if name not in VIDEO_HOST_CLASSES:
-        raise ValueError(f"unknown video host {name!r}; hosts: {', '.join(VIDEO_HOST_CLASSES)}")
-    module, _, cls = VIDEO_HOST_CLASSES[name].partition(":")
-    return getattr(importlib.import_module(module), cls)
+    """The video host class registered as ``name``."""
+    return _registered(name, kind="video")

@@ -85,7 +85,7 @@ def anomaly_map_grid(examples: dict[str, dict[str, np.ndarray]], rows: Sequence[
                      title: str = ""):
     """Test images, their ground truth, and each model's anomaly map side by side.
 
-    ``examples`` maps a model label to a run's examples (:func:`vadlib.image_ad.load_examples`);
+    ``examples`` maps a model label to a run's examples (:func:`vadlib.runs.image_ad.load_examples`);
     all must hold the same test images. Each model's maps share one colour scale (min–max over its
     shown examples), so a map reads relative to that model's own range; the score under each map
     is the model's image score.

@@ -1,10 +1,86 @@
-"""Figures of Paper B (ThermalSynth): confusion matrices."""
+"""Figures of Paper B (ThermalSynth): the pipeline, the samples, the confusion matrices.
+
+A *sample* is three consecutive frames of the warped water area, 3 × 115 × 185 uint8
+(:mod:`vadlib.data.harbour`); it is shown as a colour image whose red, green and blue channels
+are frames t, t+1, t+2, so whatever moves between them shows in colour.
+"""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
+
+
+def bare(ax):
+    """``ax`` without ticks and grid lines, for an image; returns ``ax``."""
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.grid(False)
+    return ax
+
+
+def label_name(label: int) -> str:
+    """'fall' for label 1, 'no fall' for 0."""
+    return "fall" if label else "no fall"
+
+
+def _show_sample(ax, sample: np.ndarray, title: str) -> None:
+    ax.imshow(np.asarray(sample).transpose(1, 2, 0))
+    ax.set_title(title, fontsize=9)
+    bare(ax)
+
+
+def pipeline_strip(background: np.ndarray, frames: Sequence[np.ndarray], clip: str = ""):
+    """Fig. B.3's idea in one row: a background (H × W grey) and the first three composited frames
+    (H × W grey each) of a person on it."""
+    import matplotlib.pyplot as plt
+    if len(frames) < 3:
+        raise ValueError(f"need three composited frames, got {len(frames)}")
+    fig, axes = plt.subplots(1, 4, figsize=(14, 2.8))
+    axes[0].imshow(background, cmap="gray")
+    axes[0].set_title(f"background (median of clip {clip})" if clip else "background (median)", fontsize=9)
+    for ax, k in zip(axes[1:], range(3)):
+        ax.imshow(frames[k], cmap="gray")
+        ax.set_title(f"composited frame t+{k}", fontsize=9)
+    for ax in axes:
+        bare(ax)
+    fig.suptitle("ThermalSynth: background, then a person falling into the water", fontsize=10)
+    return fig
+
+
+def sample_grid(samples: np.ndarray, labels: Sequence[int], kinds: Sequence[str] | None = None,
+                rows: int = 2, columns: int = 4):
+    """The first ``rows × columns`` samples (N × 3 × H × W uint8) as colour images titled with their
+    label and, when given, the kind of sequence they come from (Fig. B.5); cells left over stay
+    empty."""
+    import matplotlib.pyplot as plt
+    fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 2.1 * rows), squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(labels):
+            ax.set_axis_off()
+            continue
+        title = label_name(labels[i]) + (f" ({kinds[i]})" if kinds is not None else "")
+        _show_sample(ax, samples[i], title)
+    return fig
+
+
+def fall_test_grid(sets: Mapping[str, object], per_class: int = 2):
+    """One row per test set (``{name: set with .samples and .labels}``): its first ``per_class``
+    fall samples, then its first ``per_class`` no-fall samples."""
+    import matplotlib.pyplot as plt
+    if not sets:
+        raise ValueError("no test sets to draw")
+    columns = 2 * per_class
+    fig, axes = plt.subplots(len(sets), columns, figsize=(3 * columns, 2.2 * len(sets)), squeeze=False)
+    for row, (name, data) in zip(axes, sets.items()):
+        labels = np.asarray(data.labels)
+        picked = np.concatenate([np.flatnonzero(labels == 1)[:per_class], np.flatnonzero(labels == 0)[:per_class]])
+        for ax in row[len(picked):]:
+            ax.set_axis_off()
+        for ax, i in zip(row, picked):
+            _show_sample(ax, data.samples[i], f"{name}: {label_name(labels[i])}")
+    return fig
 
 
 def confusion_grid(matrices: dict[tuple[str, str], np.ndarray], labels: Sequence[str] = ("fall", "no fall"),

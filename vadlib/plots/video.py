@@ -1,5 +1,6 @@
 """Video figures: anomaly-score curves with the ground-truth abnormal frames shaded, and the
-frame-by-frame video explorer."""
+frame-by-frame video explorer. They draw the frame scores and maps they are given (the papers
+modules fetch them from the runs)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Callable
 
 import numpy as np
 
+from vadlib import metrics
 from vadlib.plots.widgets import interactive
 
 
@@ -81,3 +83,47 @@ def video_explorer(curves: dict[str, dict], read_frame: Callable[[int], np.ndarr
     slider.observe(draw, names="value")
     draw()
     return widgets.VBox([slider, output])
+
+
+def video_auc(curve: dict) -> float | None:
+    """Micro frame AUC of one video's curve; None when its frames are all of one class."""
+    labels = np.asarray(curve["labels"])
+    if labels.min() == labels.max():
+        return None
+    return metrics.frame_auc(np.asarray(curve["scores"]), labels, "micro")
+
+
+def frame_score_curves(scores: dict[str, dict[str, dict]], dataset: str, video: str | None = None):
+    """Figs. C.4, C.6–C.9 and D.6–D.9: frame scores of one test video for several models, with the
+    ground-truth abnormal frames shaded and each curve's AUC on that video in the legend.
+
+    ``scores``: model label -> a run's ``frame_scores`` (video -> frames, scores, labels).
+    ``video`` defaults to the first test video with both normal and abnormal frames.
+    """
+    import matplotlib.pyplot as plt
+
+    first = next(iter(scores.values()))
+    video = video or next((v for v, s in first.items() if 0 < sum(s["labels"]) < len(s["labels"])), next(iter(first)))
+    curves = {}
+    for label, per_video in scores.items():
+        auc = video_auc(per_video[video])
+        curves[label + (f" (AUC {100 * auc:.1f})" if auc is not None else "")] = per_video[video]
+    fig, ax = plt.subplots(figsize=(7, 2.8))
+    score_axes(ax, curves)
+    ax.set_title(f"{dataset} test video {video} (shaded: ground-truth anomaly)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def explorer(scores: dict[str, dict[str, dict]], maps: dict[str, dict[str, np.ndarray]],
+             read_frame: Callable[[str, int], np.ndarray], title: str = ""):
+    """:func:`video_explorer` on the first test video whose maps the runs kept.
+
+    ``scores``: model label -> a run's ``frame_scores``; ``maps``: model label -> the maps the
+    run kept (video -> (frames, h, w)); ``read_frame(video, frame)``: an original test frame.
+    """
+    video = next(iter(next(iter(maps.values()))))
+    return video_explorer({label: scores[label][video] for label in maps},
+                          lambda number: read_frame(video, number),
+                          {label: video_maps[video] for label, video_maps in maps.items()},
+                          title=f"{title}, test video {video}" if title else f"test video {video}")

@@ -29,22 +29,25 @@ from typing import Iterable, Mapping
 
 LOCK_FILE = Path(__file__).with_name("code_versions.json")
 
-HOSTS = ("vadlib.models.hosts",)
-VIDEO_HOSTS = ("vadlib.models.video_hosts",)
+#: what every image / video host is built on: its base class, the registry and HostContext, the
+#: Schedule it returns, and the shared layers (SSIM, PSNR, min-max, conv-BN-ReLU)
+HOSTS = ("vadlib.models.hosts", "vadlib.models.registry", "vadlib.models.schedule", "vadlib.models.layers")
+VIDEO_HOSTS = ("vadlib.models.video_hosts", "vadlib.models.registry", "vadlib.models.schedule",
+               "vadlib.models.layers")
 
 #: code unit -> the modules whose source it covers. A module may belong to several units (a base
 #: class belongs to every host built on it).
 UNITS: Mapping[str, tuple[str, ...]] = {
     # how one experiment runs
     "train": ("vadlib.runs.train",),
-    "run:image_ad": ("vadlib.image_ad",),
-    "run:video_ad": ("vadlib.video_ad",),
-    "run:tracking": ("vadlib.mot_runs",),
-    "run:pretraining": ("vadlib.mae_runs", "vadlib.knn_eval"),
-    "run:fall_classification": ("vadlib.thermalsynth_runs",),
+    "run:image_ad": ("vadlib.runs.image_ad",),
+    "run:video_ad": ("vadlib.runs.video_ad",),
+    "run:tracking": ("vadlib.runs.tracking",),
+    "run:pretraining": ("vadlib.runs.pretraining", "vadlib.metrics.knn"),
+    "run:fall_classification": ("vadlib.runs.fall_classification",),
     "run:measurement": ("vadlib.runs.timing",),
     # models
-    "blocks": ("vadlib.models.blocks",),
+    "blocks": ("vadlib.models.blocks", "vadlib.models.layers"),
     "host:draem": HOSTS + ("vadlib.models.draem", "vadlib.synthesis.perlin"),
     "host:draem3d": HOSTS + ("vadlib.models.draem3d", "vadlib.models.draem", "vadlib.synthesis.perlin"),
     "host:nsa": HOSTS + ("vadlib.models.nsa", "vadlib.synthesis.poisson"),
@@ -56,10 +59,12 @@ UNITS: Mapping[str, tuple[str, ...]] = {
                       "vadlib.tracking.kalman", "vadlib.tracking.matching", "vadlib.tracking.tracker"),
     "model:mae": ("vadlib.models.mae", "vadlib.models.curriculum_masking"),
     "model:small_cnn": ("vadlib.models.small_cnn",),
-    "thermalsynth": ("vadlib.thermal.scene", "vadlib.thermal.background", "vadlib.thermal.humans",
-                     "vadlib.thermal.shader", "vadlib.thermal.postprocess", "vadlib.thermal.dataset"),
+    "thermalsynth": ("vadlib.data.harbour", "vadlib.thermal.scene", "vadlib.thermal.background",
+                     "vadlib.thermal.humans", "vadlib.thermal.shader", "vadlib.thermal.postprocess",
+                     "vadlib.thermal.dataset"),
     # metrics
-    "metrics:anomaly": ("vadlib.metrics.anomaly", "vadlib.metrics._validate"),
+    "metrics:anomaly": ("vadlib.metrics.frame_auc", "vadlib.metrics.rbdc_tbdc", "vadlib.metrics.pixel",
+                        "vadlib.metrics._validate"),
     "metrics:tracking": ("vadlib.metrics.tracking",),
     "metrics:classification": ("vadlib.metrics.classification",),
     # data: loaders of the official layouts, and the generators of their synthetic twins
@@ -71,7 +76,7 @@ UNITS: Mapping[str, tuple[str, ...]] = {
     "data:thermal": ("vadlib.data.thermal",),
     "data:mot": ("vadlib.data.mot",),
     "data:imagenet100": ("vadlib.data.imagenet",),
-    "data:fall_tests": ("vadlib.data.fall_tests",),
+    "data:fall_tests": ("vadlib.data.fall_tests", "vadlib.data.harbour"),
     "twin:mvtec_ad": ("vadlib.data.synthetic.mvtec",),
     "twin:dtd": ("vadlib.data.synthetic.dtd",),
     "twin:brats": ("vadlib.data.synthetic.brats",),

@@ -63,8 +63,8 @@ def relative_expansion(with_block: float, without: float) -> float:
 #: stable name of a measurement -> "module:function" that makes it (returns a DataFrame). The name
 #: is the measurement's identity in the cache; the function may move (update this table).
 MEASUREMENTS = {
-    "image_inference_times": "vadlib.image_ad:_inference_times_at",
-    "video_speed": "vadlib.video_ad:_speed_at",
+    "image_inference_times": "vadlib.runs.image_ad:inference_times",
+    "video_speed": "vadlib.runs.video_ad:measure_speed",
 }
 
 

@@ -1,7 +1,7 @@
 """One explicit training loop for every host: read it top to bottom.
 
 ``train`` takes a model, a function computing the host's loss on a batch, an endless supply of
-batches and the host's :class:`~vadlib.models.hosts.Schedule`. Each step adds the self-supervised
+batches and the host's :class:`~vadlib.models.schedule.Schedule`. Each step adds the self-supervised
 losses of any SSPCAB/SSMCTB blocks in the model, weighted by the papers' λ; the learning rate follows
 the schedule's milestones; mixed precision is used on CUDA; the state is checkpointed through the
 experiment's :class:`~vadlib.runs.experiment.RunContext`, so an interrupted run resumes where it stopped.
@@ -18,7 +18,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from vadlib.models.blocks import block_loss
-from vadlib.models.hosts import Schedule
+from vadlib.models.schedule import Schedule
 
 LossFn = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]
 

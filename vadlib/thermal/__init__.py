@@ -7,8 +7,10 @@ licence and holds only an early Unity prototype, so nothing is taken from it.
 
 One module per stage of the pipeline (Fig. B.2):
 
-* :mod:`~vadlib.thermal.scene` -- the harbour view: water / quay / median / crop regions and the
-  pinhole camera of Table B.1 (our polygons; the paper publishes none).
+* :mod:`vadlib.data.harbour` (re-exported by :mod:`~vadlib.thermal.scene`) -- the harbour view:
+  water / quay / median / crop regions and the pinhole camera of Table B.1 (our polygons; the
+  paper publishes none), the water-area warp and the sample set, shared with the real fall test
+  sets (:mod:`vadlib.data.fall_tests`).
 * :mod:`~vadlib.thermal.background` -- §3.1: per-clip temporal median at 1 fps inside the
   harbour mask, from Seasons in Drift (LTD) clips read through :mod:`vadlib.data.thermal`.
 * :mod:`~vadlib.thermal.humans` -- §3.2: a procedural articulated human (skin / cotton parts)
@@ -32,6 +34,7 @@ Quick start::
     train, val = data.split()
 """
 
+from vadlib.data.harbour import FRAME_SHAPE, HARBOUR_VIEW, HarbourView, PinholeCamera, polygon_mask
 from vadlib.thermal.background import (PAPER_BACKGROUND_HOURS, Backgrounds, check_frames, check_mask,
                                        clip_backgrounds, extract_backgrounds, load_clip, sample_clips,
                                        sid_backgrounds, temporal_median)
@@ -43,7 +46,6 @@ from vadlib.thermal.humans import (FALL_KINDS, KINDS, MATERIALS, NO_FALL_KINDS, 
                                    sequence_from_material_maps, sequence_from_rgba)
 from vadlib.thermal.postprocess import (PostProcess, composite, gaussian_blur, jpeg_roundtrip, screen,
                                         uniform_noise)
-from vadlib.thermal.scene import FRAME_SHAPE, HARBOUR_VIEW, HarbourView, PinholeCamera, polygon_mask
 from vadlib.thermal.shader import (EMISSIVITY, SIGMA, SIGMA_PAPER, TEMPERATURE_K,
                                    TEMPERATURE_K_CHAPTER_3, UNIFORM_EMISSIVITY_DISCUSSION, VARIANTS,
                                    MaterialError, ThermalShader, blended_emissivity,

@@ -21,10 +21,10 @@ What this module does:
   Seasons-in-Drift loader (:func:`vadlib.data.thermal.sid_clip_frames`, frames read as 8-bit
   grayscale); :func:`sample_clips` picks clips uniformly over time (69 h = 2,070 two-minute clips,
   :data:`PAPER_BACKGROUND_HOURS`).
-* Masks: the default median mask and water mask come from :data:`vadlib.thermal.scene.HARBOUR_VIEW`
+* Masks: the default median mask and water mask come from :data:`vadlib.data.harbour.HARBOUR_VIEW`
   (our polygons, drawn for the synthetic twin's view -- the paper publishes none; see
-  :mod:`vadlib.thermal.scene`). Pass ``median_mask=`` / ``water_mask=`` (bool H×W arrays) or
-  ``view=`` (a :class:`~vadlib.thermal.scene.HarbourView`) to use your own.
+  :mod:`vadlib.data.harbour`). Pass ``median_mask=`` / ``water_mask=`` (bool H×W arrays) or
+  ``view=`` (a :class:`~vadlib.data.harbour.HarbourView`) to use your own.
 
 Decisions where the paper is silent (ours):
 
@@ -47,7 +47,7 @@ from typing import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from vadlib.thermal.scene import HARBOUR_VIEW, HarbourView
+from vadlib.data.harbour import HARBOUR_VIEW, HarbourView
 
 __all__ = ["Backgrounds", "PAPER_BACKGROUND_HOURS", "check_frames", "check_mask", "clip_backgrounds",
            "extract_backgrounds", "load_clip", "sample_clips", "sid_backgrounds", "temporal_median"]
@@ -92,7 +92,7 @@ def check_frames(frames, shape: tuple[int, int] | None = None, what: str = "fram
     """A clip as a T × H × W uint8 array, or ``ValueError`` saying what is wrong.
 
     Accepts a 3-D uint8 array or a sequence of 2-D uint8 arrays of one size. ``shape`` (H, W),
-    when given, is required (e.g. :data:`~vadlib.thermal.scene.FRAME_SHAPE`, 288 × 384).
+    when given, is required (e.g. :data:`~vadlib.data.harbour.FRAME_SHAPE`, 288 × 384).
     """
     if isinstance(frames, np.ndarray):
         stack = frames
@@ -158,7 +158,7 @@ def extract_backgrounds(frames, *, median_mask: np.ndarray | None = None,
 
     ``frames``: T × H × W uint8 (or a list of 2-D uint8 frames) recorded at ``source_fps``; every
     ``round(source_fps / fps)``-th frame is kept. Masks default to ``view`` (default
-    :data:`~vadlib.thermal.scene.HARBOUR_VIEW`) drawn at the frames' size. ``shape``: require
+    :data:`~vadlib.data.harbour.HARBOUR_VIEW`) drawn at the frames' size. ``shape``: require
     this (H, W).
     """
     frames = check_frames(frames, shape, what=f"frames of {clip}")

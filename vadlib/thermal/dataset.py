@@ -19,10 +19,12 @@ What this module does:
 * :func:`compose_frames`: foreground frame -> shader (:mod:`~vadlib.thermal.shader`) ->
   post-processing (:mod:`~vadlib.thermal.postprocess`) -> screen composite onto the background
   frame with the same position in the sequence.
-* :func:`warp_roi`: the water quadrilateral (top-left, top-right, bottom-right, bottom-left; from
-  :meth:`HarbourView.roi_corners <vadlib.thermal.scene.HarbourView.roi_corners>`) mapped onto a
-  185 × 115 (width × height) rectangle by ``cv2.getPerspectiveTransform`` + ``cv2.warpPerspective``
-  (bilinear, border replicated); corners go to pixel centres (0, 0) ... (184, 114).
+* :func:`warp_roi` (defined in :mod:`vadlib.data.harbour` with :class:`ThermalSynthSet` and
+  :func:`split_by_sequence`, which the real fall test sets share): the water quadrilateral
+  (top-left, top-right, bottom-right, bottom-left; from :meth:`HarbourView.roi_corners
+  <vadlib.data.harbour.HarbourView.roi_corners>`) mapped onto a 185 × 115 (width × height)
+  rectangle by ``cv2.getPerspectiveTransform`` + ``cv2.warpPerspective`` (bilinear, border
+  replicated); corners go to pixel centres (0, 0) ... (184, 114).
 * :func:`assemble`: every window (t, t+1, t+2) of a sequence (stride 1 by default) -> a uint8
   3 × 115 × 185 sample; channel c holds frame t + c (the channel order is not stated; time order
   is ours).
@@ -56,30 +58,24 @@ permutation drawn from ``default_rng([seed, 0])``. So a sequence does not depend
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Iterator, Sequence
 
-import cv2
 import numpy as np
 import pandas as pd
 
+from vadlib.data.harbour import (FALL_KINDS, FRAME_SHAPE, HARBOUR_VIEW, NO_FALL_KINDS, PAPER_COUNTS, SAMPLE_SIZE,
+                                 TRIPLET, HarbourView, ThermalSynthSet, split_by_sequence, warp_roi)
 from vadlib.thermal.background import Backgrounds, check_frames
-from vadlib.thermal.humans import FALL_KINDS, NO_FALL_KINDS, ForegroundSequence, render_sequence
+from vadlib.thermal.humans import ForegroundSequence, render_sequence
 from vadlib.thermal.postprocess import PostProcess, composite
-from vadlib.thermal.scene import FRAME_SHAPE, HARBOUR_VIEW, HarbourView
 from vadlib.thermal.shader import ThermalShader
 
 __all__ = ["PAPER_COUNTS", "SAMPLE_SIZE", "TRIPLET_RULES", "ThermalSynthSet", "assemble",
            "compose_frames", "generate_samples", "paper_parameters", "split_by_sequence",
            "synthesize", "triplet_labels", "warp_roi"]
 
-#: (width, height) of a sample: "a single tensor of size 185 × 115 × 3" (L1830).
-SAMPLE_SIZE = (185, 115)
-TRIPLET = 3
 TRIPLET_RULES = ("any", "majority", "all", "last")
-PAPER_COUNTS = {"frames": 310_788, "samples": 103_596, "fall_samples": 51_798,
-                "no_fall_samples": 51_798, "train": 69_000, "validation": 34_596,
-                "validation_fall": 17_298, "foreground_sequences_L1724": 79_998}
 META_COLUMNS = ("sequence_id", "kind", "clip", "background_frames", "frame_ids", "frame_labels",
                 "label", "box")
 
@@ -89,21 +85,6 @@ def paper_parameters() -> dict:
     return {"n_sequences": PAPER_COUNTS["samples"], "frames_per_sequence": TRIPLET,
             "fall_fraction": 0.5,
             "val_fraction": PAPER_COUNTS["validation"] / PAPER_COUNTS["samples"]}
-
-
-# ------------------------------------------------------------------------------ geometry
-
-def warp_roi(frame: np.ndarray, corners: np.ndarray, size: tuple[int, int] = SAMPLE_SIZE) -> np.ndarray:
-    """The quadrilateral ``corners`` (4 × 2 pixels: TL, TR, BR, BL) of ``frame`` warped to a
-    ``size`` = (width, height) rectangle (uint8 height × width)."""
-    corners = np.asarray(corners, np.float32)
-    if corners.shape != (4, 2):
-        raise ValueError(f"corners must be 4 × 2 (TL, TR, BR, BL), got {corners.shape}")
-    width, height = size
-    target = np.float32([[0, 0], [width - 1, 0], [width - 1, height - 1], [0, height - 1]])
-    matrix = cv2.getPerspectiveTransform(corners, target)
-    return cv2.warpPerspective(frame, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                               borderMode=cv2.BORDER_REPLICATE)
 
 
 # ------------------------------------------------------------------------------ labels
@@ -166,60 +147,6 @@ def assemble(frames: np.ndarray, frame_labels: Sequence[int], corners: np.ndarra
 
 
 # ------------------------------------------------------------------------------ datasets
-
-@dataclass
-class ThermalSynthSet:
-    """Samples N × 3 × 115 × 185 uint8, labels N (1 fall, 0 no fall) and one metadata row per
-    sample (:data:`META_COLUMNS`: background clip and frame numbers, sequence id and kind, frame
-    ids t, t+1, t+2 within the sequence and their labels, and the person's box -- the union of the
-    three frames' boxes in full-frame pixels (x0, y0, x1, y1), ``None`` if nobody is visible).
-    ``frames``: the composited full frames per sequence id when kept (``keep_frames=True``)."""
-
-    samples: np.ndarray
-    labels: np.ndarray
-    meta: pd.DataFrame
-    frames: dict = field(default_factory=dict)
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-    def subset(self, indices) -> "ThermalSynthSet":
-        indices = np.asarray(indices, np.int64)
-        kept = set(self.meta["sequence_id"].iloc[indices]) if len(indices) else set()
-        return ThermalSynthSet(self.samples[indices], self.labels[indices],
-                               self.meta.iloc[indices].reset_index(drop=True),
-                               {k: v for k, v in self.frames.items() if k in kept})
-
-    def split(self, val_fraction: float | None = None, seed: int = 0):
-        """(train, validation) sets split by sequence (see :func:`split_by_sequence`)."""
-        train, val = split_by_sequence(self.meta, val_fraction, seed)
-        return self.subset(train), self.subset(val)
-
-
-def split_by_sequence(meta: pd.DataFrame, val_fraction: float | None = None, seed: int = 0):
-    """Sample indices (train, validation): whole sequences are assigned to one side, per class of
-    sequence (fall kinds / others) ``round(val_fraction · sequences of that class)`` go to
-    validation. ``val_fraction`` defaults to the paper's 34,596 / 103,596."""
-    if val_fraction is None:
-        val_fraction = paper_parameters()["val_fraction"]
-    if not 0.0 <= val_fraction <= 1.0:
-        raise ValueError(f"val_fraction must lie in [0, 1], got {val_fraction}")
-    # class of a sequence: its kind for the generated kinds, else whether any sample is a fall
-    sequences = meta.groupby("sequence_id", sort=True)
-    kinds = sequences["kind"].first() if "kind" in meta.columns else None
-    falls = sequences["label"].max().astype(int)
-    if kinds is not None:
-        known = kinds.isin(FALL_KINDS + NO_FALL_KINDS)
-        falls[known] = kinds[known].isin(FALL_KINDS).astype(int)
-    rng = np.random.default_rng([seed, 7])
-    val_ids = []
-    for value in (0, 1):
-        ids = np.array(falls.index[falls.to_numpy() == value])
-        chosen = rng.permutation(len(ids))[:int(round(val_fraction * len(ids)))]
-        val_ids.extend(ids[chosen].tolist())
-    in_val = meta["sequence_id"].isin(set(val_ids)).to_numpy()
-    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
-
 
 def _clips(backgrounds, frame_shape) -> list[tuple[str, np.ndarray]]:
     """Normalise ``backgrounds`` to [(clip id, T × H × W uint8)] and check sizes."""

@@ -13,7 +13,7 @@ package cannot be installed from a package registry, run headless in CI, or be r
 the paper's renders were never published. This module draws instead a *procedural articulated
 human*: a head, neck, torso, upper and lower arms, hands, thighs, shanks and feet, each a capsule
 (the torso a convex solid) posed by joint angles, placed on the quay plane in metres and projected
-through the pinhole camera of :mod:`vadlib.thermal.scene` (Table B.1's 21.7° field of view), so
+through the pinhole camera of :mod:`vadlib.data.harbour` (Table B.1's 21.7° field of view), so
 that the size of a person follows from where they stand (perspective scale by position). Segments
 are drawn far to near (painter's algorithm on camera depth). Each part has a material of Table
 B.1 -- **skin** (face/head, neck, hands, and forearms or shanks when sleeves or trousers are
@@ -67,7 +67,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from vadlib.thermal.scene import FRAME_SHAPE, HARBOUR_VIEW, HarbourView
+from vadlib.data.harbour import FALL_KINDS, FRAME_SHAPE, HARBOUR_VIEW, NO_FALL_KINDS, HarbourView
 
 __all__ = ["FALL_KINDS", "KINDS", "MATERIALS", "NO_FALL_KINDS", "PARTS", "BodyState",
            "ForegroundFrame", "ForegroundSequence", "Outfit", "Pose", "body_segments", "render_parts",
@@ -75,8 +75,6 @@ __all__ = ["FALL_KINDS", "KINDS", "MATERIALS", "NO_FALL_KINDS", "PARTS", "BodySt
 
 MATERIALS = ("skin", "cotton")  # material id 1, 2 (0 = background)
 SKIN, COTTON = 1, 2
-FALL_KINDS = ("fall", "jump")
-NO_FALL_KINDS = ("walk", "stand")
 KINDS = FALL_KINDS + NO_FALL_KINDS
 GRAVITY = 9.81  # m/s²
 SUBPIXEL = 4  # cv2 drawing shift: coordinates in 1/16 px

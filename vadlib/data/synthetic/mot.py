@@ -373,7 +373,7 @@ def _jpeg_bytes(image: np.ndarray) -> bytes:
 
 
 def _write_mot_twin(out: Path, benchmark: str, size: str, seed: int) -> None:
-    from vadlib.metrics.tracking import write_mot
+    from vadlib.data.mot import write_mot
 
     truth = mot_truth(benchmark, size=size, seed=seed)
     splits = mot_sequences(benchmark, size)

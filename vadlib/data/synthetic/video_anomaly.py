@@ -17,7 +17,7 @@ walkers. Each test video also holds one (tiny) or two (smoke, large) anomalous e
 Anomalous objects are drawn after the normal ones, so their pixel masks are exactly the pixels they
 cover. Truth is derived from the rendering itself: a frame is abnormal iff some anomalous pixel is
 visible in it (the Avenue convention), and each anomalous object is one track whose region in a
-frame is the tight box of its visible pixels (inclusive corners, as :mod:`vadlib.metrics.anomaly`
+frame is the tight box of its visible pixels (inclusive corners, as :mod:`vadlib.metrics.rbdc_tbdc`
 uses). :func:`scene_truth` and :func:`render_video` return it, computed without any loader.
 
 Files written, in the layouts the loaders read (see each loader's docstring for the citations):

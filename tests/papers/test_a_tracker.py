@@ -1,0 +1,32 @@
+"""Paper A's tables: which runs fill Tables A.1–A.5, and the association alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from vadlib import profiles, reported
+from vadlib.papers import a_tracker
+from vadlib.runs.tracking import run_config
+
+
+def test_printed_rows_map_to_the_variants_they_name():
+    for table_id, rows in a_tracker.ABLATION_ROWS.items():
+        assert [label for label, _ in rows] == list(reported.load_table(table_id).Backbone)
+    settings = profiles.resolve("full")
+    a3 = [run_config(settings, options) for _, options in a_tracker.ABLATION_ROWS["A.3"]]
+    assert [(r.attention, r.dense, r.gated) for r in a3] == [("none", False, True), ("implicit", True, False),
+                                                              ("implicit", True, True)]
+    a5 = [run_config(settings, options) for _, options in a_tracker.ABLATION_ROWS["A.5"]][1:]
+    assert [(r.attention, r.explicit_stage) for r in a5] == [("explicit", 1), ("explicit", 2), ("explicit", 3)]
+    assert {label for label, _ in a_tracker.PROPOSED} <= set(reported.load_table("A.1").Tracker)
+    plan = a_tracker.plan(settings)
+    assert len(plan) == 9  # A.4's dense row is A.3's
+    assert len({r.dry_run_key() for r in plan}) == 5  # none/implicit/explicit on MOT17, implicit/explicit on JDE
+    assert all(r.input_size == (608, 1088) for r in plan)
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_the_association_keeps_identities_of_noisy_ground_truth():
+    summary, tracks = a_tracker.oracle_tracking(profiles.resolve("smoke"), sequence_limit=2)
+    assert summary.loc["COMBINED", "IDF1"] >= 90 and summary.loc["COMBINED", "MOTA"] >= 80
+    assert summary.loc["COMBINED", "IDSW"] <= 3

@@ -1,0 +1,73 @@
+"""Paper D's tables from the image and video runs (vadlib.papers.d_ssmctb): which run fills which
+printed cell of Tables D.2–D.12 and their chapter-5 copies, and the notebook's plan."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pandas as pd
+import pytest
+
+from vadlib import profiles, reported
+from vadlib.papers import d_ssmctb as paper
+from vadlib.runs import image_ad, video_ad
+from vadlib.runs.experiment import Budget
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_reproduced_columns_and_rows_are_the_printed_ones():
+    d3 = set(reported.load_table("D.3").columns) - {"Group", "Class"}
+    assert {image_ad.column_name(h, b, m) for h, b, m in paper.TABLE_D3.cells} == d3
+    assert [label for label, _, _ in paper.BRATS_ROWS] == list(reported.load_table("D.4").Method)
+
+
+def test_brats_plan_has_a_run_per_printed_row():
+    assert len(paper.brats_runs(profiles.resolve("full"))) == 8
+
+
+def test_the_comparison_rows_are_printed_ones_and_chapter_5_renames_them():
+    for table_id in paper.COMPARISON_DATASETS:
+        spec = paper.comparison_spec(table_id)
+        printed = reported.load_table(table_id)
+        assert {label for label, _, _ in spec.rows} <= set(printed.Method)
+        assert all(prefix + "AUC Micro" in printed.columns for _, prefix in spec.datasets)
+    d5 = pd.DataFrame({"Method": [label for label, _, _ in paper.comparison_spec("D.5").rows]})
+    assert len(d5) == 6 and set(paper.chapter5_labels(d5).Method) <= set(reported.load_table("5.4").Method)
+    with pytest.raises(KeyError, match="D.5"):
+        paper.comparison_spec("C.3")
+
+
+def test_the_plan_lists_the_image_runs_then_each_video_run_once():
+    settings = profiles.resolve("smoke", device="cpu")
+    plan = paper.plan(settings)
+    kinds = [run.kind for run in plan]
+    assert kinds == sorted(kinds) and set(kinds) == {"image_ad", "video_ad"}  # image runs first
+    assert len(set(plan)) == len(plan)
+    assert set(paper.brats_runs(settings)) <= set(plan)
+    assert {run.dataset for run in plan if run.kind == "video_ad"} == {"avenue", "shanghaitech", "thermal_rare_event"}
+
+
+def test_every_printed_ablation_row_maps_to_a_run_of_the_right_block():
+    settings = profiles.resolve("full")
+    for table_id, spec in paper.ABLATIONS.items():
+        rows = video_ad.ablation_rows(settings, spec)
+        assert len(rows) == len(reported.load_table(table_id))
+        runs = [run for _, run in rows if run is not None]
+        assert runs[0].block is None  # the printed baseline comes first
+        for run in dict.fromkeys(runs):  # every row's options build (at tiny size)
+            assert replace(run, budget=Budget(model_size="tiny")).build_host() is not None
+        assert len(set(runs)) == len(runs) or table_id in ("D.10",)  # repeated rows share a run
+    d8_all = video_ad.ablation_rows(settings, paper.ABLATIONS["D.8"])[-1][1]
+    host = d8_all.build_host()
+    dilations = [host.get_submodule(site).conv.dilation for site in host.sites_for("early+middle+late")]
+    assert d8_all.position == "early+middle+late" and dilations == [4, 3, 1]
+
+
+def test_inference_times_fill_the_image_row_of_table_d7():
+    times = image_ad.inference_times("tiny", "cpu", pairs=[("draem3d", None), ("draem3d", "ssmctb")], repeats=1)
+    assert list(times.Block) == ["—", "ssmctb"] and (times["ms per example"] > 0).all()
+    base, with_block = times["ms per example"]
+    assert times["Relative expansion (%)"].iloc[1] == pytest.approx(100 * (with_block - base) / base)
+    row = paper.table_d7_image(times)
+    assert set(row.columns) <= set(reported.load_table("D.7").columns)

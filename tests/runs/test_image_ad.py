@@ -1,0 +1,93 @@
+"""How one image anomaly-detection run works (vadlib.runs.image_ad): training, evaluation, the
+kept examples, the cache, and the per-class plans and columns the tables are built from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vadlib import profiles, reported
+from vadlib.data import mvtec
+from vadlib.metrics import image_auroc
+from vadlib.runs import experiment, image_ad
+from vadlib.runs.experiment import Budget
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_class_labels_are_the_printed_ones():
+    classes = set(reported.load_table("C.2").Class) - {"Overall"}
+    assert {image_ad.class_display(c) for c in mvtec.CATEGORIES} == classes
+
+
+def test_classes_alternate_textures_and_objects_and_respect_the_limit():
+    real = profiles.resolve("quick")
+    assert len(image_ad.mvtec_classes(real)) == 15
+    assert image_ad.mvtec_classes(profiles.resolve("quick", class_limit=2)) == ["carpet", "bottle"]
+    smoke = image_ad.mvtec_classes(profiles.resolve("smoke"))
+    assert len(smoke) == 2 and smoke[0] in ("carpet", "grid") and smoke[1] in ("bottle", "metal_nut")
+
+
+def test_evaluation_subset_keeps_both_classes():
+    labels = np.array([0] * 50 + [1] * 2)
+    for seed in range(10):
+        picked = image_ad.evaluation_subset(labels, 5, seed)
+        assert len(picked) == 5 and set(labels[picked]) == {0, 1} and len(set(picked)) == 5
+    assert len(image_ad.evaluation_subset(labels, None, 0)) == 52
+
+
+def test_ensemble_of_identical_members_scores_like_one_member():
+    rng = np.random.default_rng(0)
+    labels = [0] * 10 + [1] * 10
+    scores = list(rng.normal(size=20) + np.array(labels))
+    result = {"labels": labels, "scores": scores, "normal_scores": list(rng.normal(size=30))}
+    members = [image_ad.ImageAnomalyRun("cutpaste", None, "mvtec_ad", "grid", seed=s) for s in range(3)]
+    results = {m: result for m in members}
+    assert image_ad.ensemble_auroc(members, results) == pytest.approx(image_auroc(labels, scores))
+
+
+def test_a_run_trains_evaluates_and_is_cached(tmp_path):
+    run = image_ad.ImageAnomalyRun(host="nsa", block="sspcab", dataset="mvtec_ad", category="grid",
+                                   image_size=64, budget=Budget(max_steps=2, eval_limit=8))
+    first = experiment.execute(run)
+    assert 0.0 <= first["det_auroc"] <= 1.0 and 0.0 <= first["loc_auroc"] <= 1.0
+    assert first["train_steps"] == 2 and np.isfinite(first["loss_last"])
+    assert first["n_test"] == 8 and 0 < first["n_abnormal"] < 8
+    assert len(first["normal_scores"]) == first["n_train"]
+    assert experiment.execute(run) == first  # from the cache
+
+
+def test_bad_block_is_refused():
+    run = image_ad.ImageAnomalyRun(host="nsa", block="attention", dataset="mvtec_ad", category="grid")
+    with pytest.raises(ValueError, match="block must be one of"):
+        run.build_host(3)
+
+
+def test_runs_keep_the_same_test_examples_for_every_block(tmp_path):
+    configs = [image_ad.ImageAnomalyRun(host="draem", block=block, dataset="mvtec_ad", category="grid",
+                                        image_size=64, budget=Budget(max_steps=1, eval_limit=12)) for block in (None, "sspcab")]
+    examples = [image_ad.load_examples(config) for config in configs]
+    for found in examples:
+        n = len(found["label"])
+        assert 0 < n <= sum(image_ad.EXAMPLES.values())
+        assert found["image"].shape == (n, 3, 64, 64) and found["map"].shape == found["mask"].shape == (n, 64, 64)
+        assert set(found["label"]) == {0, 1}
+        # an example's mask is the ground truth of the test image it names
+        test = mvtec.MVTecAD(configs[0].data.locate("mvtec_ad"), "grid", "test", resize=64)
+        i = int(np.argmax(found["label"]))
+        assert np.array_equal(found["mask"][i], test[int(found["index"][i])]["mask"].numpy() > 0)
+    assert np.array_equal(examples[0]["index"], examples[1]["index"])
+    assert not np.array_equal(examples[0]["map"], examples[1]["map"])
+    # a run cached before examples were kept runs again rather than failing
+    (experiment.run_dir(configs[0]) / image_ad.EXAMPLES_FILE).unlink()
+    assert np.array_equal(image_ad.load_examples(configs[0])["index"], examples[0]["index"])
+
+
+def test_3d_examples_show_the_slice_with_the_largest_lesion():
+    volume = torch.zeros(1, 4, 8, 8)
+    mask = torch.zeros(4, 8, 8)
+    mask[1, :2, :2] = 1
+    mask[2, :4, :4] = 1
+    assert image_ad.example_slice(volume, mask) == 2
+    assert image_ad.example_slice(volume, torch.zeros(4, 8, 8)) == 2  # no lesion: the middle
