@@ -59,7 +59,7 @@ UNITS: Mapping[str, tuple[str, ...]] = {
                       "vadlib.tracking.kalman", "vadlib.tracking.matching", "vadlib.tracking.tracker"),
     "model:mae": ("vadlib.models.mae", "vadlib.models.curriculum_masking"),
     "model:small_cnn": ("vadlib.models.small_cnn",),
-    "thermalsynth": ("vadlib.data.harbour", "vadlib.thermal.scene", "vadlib.thermal.background",
+    "thermalsynth": ("vadlib.data.harbour", "vadlib.thermal.background",
                      "vadlib.thermal.humans", "vadlib.thermal.shader", "vadlib.thermal.postprocess",
                      "vadlib.thermal.dataset"),
     # metrics

@@ -34,7 +34,7 @@ Recipe for one target image (:meth:`NSASynthesizer.__call__`):
    per-category (k, x0) of the official code; "binary" label = ``changed``.
 
 What OpenCV's seamlessClone computes (established against an independent sparse solve, see
-tests/test_host_nsa.py): with R the bounding rectangle of the mask and E the mask eroded three
+tests/models/test_nsa.py): with R the bounding rectangle of the mask and E the mask eroded three
 times by a 3x3 square, it solves the discrete 5-point Poisson equation on the interior of R,
 with the target as Dirichlet boundary on R's outer ring and guidance field = forward differences
 of the source on E and of the target elsewhere; MIXED_CLONE picks, per pixel and channel, the

@@ -7,7 +7,7 @@ licence and holds only an early Unity prototype, so nothing is taken from it.
 
 One module per stage of the pipeline (Fig. B.2):
 
-* :mod:`vadlib.data.harbour` (re-exported by :mod:`~vadlib.thermal.scene`) -- the harbour view:
+* :mod:`vadlib.data.harbour` -- the harbour view:
   water / quay / median / crop regions and the pinhole camera of Table B.1 (our polygons; the
   paper publishes none), the water-area warp and the sample set, shared with the real fall test
   sets (:mod:`vadlib.data.fall_tests`).

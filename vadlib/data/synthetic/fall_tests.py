@@ -8,7 +8,7 @@ layouts are unknown, so both twins are written in the companion layout that
     samples.csv                     one row per 3-frame sample: clip,start,label (1 = fall)
 
 The frames come from the harbour renderer of :mod:`.thermal` (the Seasons-in-Drift scene: people
-walk on the quay; :data:`vadlib.thermal.scene.HARBOUR_VIEW` is drawn for this view, so no
+walk on the quay; :data:`vadlib.data.harbour.HARBOUR_VIEW` is drawn for this view, so no
 ``roi.json`` is written). Each set has event clips and walking-only clips:
 
 * ``intentional_fall`` (Bonderup et al., ISVC 2016; volunteers jumping into the water, spring

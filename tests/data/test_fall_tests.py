@@ -15,11 +15,10 @@ import pytest
 
 from vadlib.data import fall_tests
 from vadlib.data.errors import DatasetError
+from vadlib.data.harbour import HARBOUR_VIEW, warp_roi
 from vadlib.data.synthetic import fall_tests as twin
 from vadlib.data.synthetic import generate
 from vadlib.data.synthetic.thermal import render_clip
-from vadlib.thermal.dataset import warp_roi
-from vadlib.thermal.scene import HARBOUR_VIEW
 
 RECORD = ".vadlib-record.json"
 VALUES = (10, 120, 240, 60)  # one constant grey value per frame of the hand-made clip

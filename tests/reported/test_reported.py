@@ -9,7 +9,7 @@ import pytest
 
 from vadlib import reported
 
-SEEDS = Path(__file__).resolve().parents[1].parent / "shared" / "seeds"
+SEEDS = Path(__file__).resolve().parents[2].parent / "shared" / "seeds"
 REQUIRED = (["2.1", "3.1", "4.1"] + [f"5.{i}" for i in range(1, 6)] + [f"A.{i}" for i in range(1, 6)]
             + [f"B.{i}" for i in range(1, 4)] + [f"C.{i}" for i in range(1, 7)] + ["C.S1", "C.S2", "C.S3"]
             + [f"D.{i}" for i in range(1, 13)] + ["E.1", "E.2"] + [f"F.{i}" for i in range(1, 7)])

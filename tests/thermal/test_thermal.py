@@ -10,7 +10,7 @@ import pytest
 
 from vadlib import thermal as ts
 from vadlib.thermal import humans
-from vadlib.thermal.scene import HARBOUR_VIEW
+from vadlib.data.harbour import HARBOUR_VIEW
 
 H, W = 288, 384
 
