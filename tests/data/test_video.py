@@ -318,7 +318,7 @@ def _digest(directory: Path) -> dict[str, str]:
 
 
 def test_twins_are_deterministic(twins, tmp_path):
-    va._render_cached.cache_clear()  # render again from scratch, not from the cache
+    va.render_cached.cache_clear()  # render again from scratch, not from the cache
     for name in NAMES:
         again = synthetic.generate(name, size="tiny", seed=0, data_root=tmp_path / "again")
         assert _digest(again) == _digest(twins[name]), name

@@ -119,7 +119,7 @@ def test_mot17_preprocessing_distractors_and_zero_marked():
 
 def test_numpy_alias_fallback_is_scoped(monkeypatch):
     gt = _gt_df([(1, 1, 0, 0, 50, 100, 1, 1, 1.0)])
-    orig = tracking._run_trackeval
+    orig = tracking.run_trackeval
     calls = []
 
     def legacy(*args):  # behaves like an old TrackEval using the removed alias
@@ -127,7 +127,7 @@ def test_numpy_alias_fallback_is_scoped(monkeypatch):
         np.float(1.0)  # noqa: NPY001
         return orig(*args)
 
-    monkeypatch.setattr(tracking, "_run_trackeval", legacy)
+    monkeypatch.setattr(tracking, "run_trackeval", legacy)
     r = evaluate_mot(gt, gt[["frame", "id", "bb_left", "bb_top", "bb_width", "bb_height"]])
     assert r.loc["COMBINED", "MOTA"] == 1.0 and len(calls) == 2
     assert "float" not in np.__dict__  # removed again after the call
@@ -135,7 +135,7 @@ def test_numpy_alias_fallback_is_scoped(monkeypatch):
     def other(*args):
         raise AttributeError("'NoneType' object has no attribute 'x'")
 
-    monkeypatch.setattr(tracking, "_run_trackeval", other)
+    monkeypatch.setattr(tracking, "run_trackeval", other)
     with pytest.raises(AttributeError, match="NoneType"):
         evaluate_mot(gt, gt)
 

@@ -134,7 +134,7 @@ def test_features_are_frozen_mean_pooled_encoder_outputs():
     assert f.shape == (5, 64) and mae.training  # mode restored
     assert torch.equal(f, mae.features(imgs))   # deterministic: no masking
     with torch.no_grad():
-        tokens = mae._encode_tokens(mae.embed(imgs))
+        tokens = mae.encode_tokens(mae.embed(imgs))
     assert torch.allclose(f, tokens[:, 1:].mean(1))
     assert torch.allclose(mae.features(imgs, pool="cls"), tokens[:, 0])
     assert torch.allclose(mae.features(imgs, batch_size=2), f, atol=1e-6)

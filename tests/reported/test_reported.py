@@ -104,10 +104,10 @@ def _check(**fields):
 
 
 def test_verdicts_exact_rounding_erratum():
-    assert reported._verdict(97.3, 97.31, 1, 0.05) == "exact"
-    assert reported._verdict(96.1, 96.16, 1, 0.05) == "rounding"
-    assert reported._verdict(69.9, 70.34, 1, 0.05) == "erratum"
-    assert reported._verdict(float("nan"), 1.0, 1, 0.05) == "erratum"
+    assert reported.verdict(97.3, 97.31, 1, 0.05) == "exact"
+    assert reported.verdict(96.1, 96.16, 1, 0.05) == "rounding"
+    assert reported.verdict(69.9, 70.34, 1, 0.05) == "erratum"
+    assert reported.verdict(float("nan"), 1.0, 1, 0.05) == "erratum"
 
 
 def test_difference_and_relative_change_checks():
@@ -123,5 +123,5 @@ def test_difference_and_relative_change_checks():
 
 def test_cell_reference_must_match_one_row():
     with pytest.raises(ValueError, match="matches 2 rows"):
-        reported._cell({"table": "C.2", "row": {"Group": "Texture", "Class": ["Grid", "Tile"]},
+        reported.audit_cell({"table": "C.2", "row": {"Group": "Texture", "Class": ["Grid", "Tile"]},
                         "column": "DRAEM loc AP"}, None)

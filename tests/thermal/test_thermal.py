@@ -251,7 +251,7 @@ def test_perspective_scale_by_position():
     heights = []
     for point in (near, far):
         state = humans.BodyState(tuple(point), -np.pi / 2, humans.Pose())
-        box = humans._box(humans.render_parts(state, 1.75, camera, (H, W), None) > 0)
+        box = humans.mask_box(humans.render_parts(state, 1.75, camera, (H, W), None) > 0)
         heights.append(box[3] - box[1])
     expected = far[1] / near[1]  # pixel height ∝ 1 / depth
     assert heights[0] / heights[1] == pytest.approx(expected, rel=0.12)

@@ -86,7 +86,7 @@ def _legacy_numpy_aliases():
             delattr(np, alias)
 
 
-def _run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker):
+def run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker):
     import trackeval  # imported lazily: it pulls in matplotlib
 
     eval_cfg = dict(USE_PARALLEL=False, BREAK_ON_ERROR=True, RETURN_ON_ERROR=False,
@@ -173,12 +173,12 @@ def evaluate_mot(gt, pred, benchmark: str = "MOT17", *, seq_lengths=None,
 
         try:
             try:
-                res = _run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker)
+                res = run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker)
             except AttributeError as err:
                 if not _ALIAS_RE.search(str(err)):
                     raise
                 with _legacy_numpy_aliases():
-                    res = _run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker)
+                    res = run_trackeval(gt_fol, tr_fol, seq_info, benchmark, tracker)
         except TrackEvalException as err:  # TrackEval's own input checks -> ValueError
             raise ValueError(f"TrackEval rejected the input: {err}") from None
     rows = {}

@@ -456,7 +456,7 @@ class MAE(nn.Module):
         """N×n×D patch tokens with their position embedding (no [CLS]) of [0, 1] images."""
         return self.patch_embed(self.preprocess(imgs)) + self.pos_embed[:, 1:]
 
-    def _encode_tokens(self, x: Tensor) -> Tensor:
+    def encode_tokens(self, x: Tensor) -> Tensor:
         cls = (self.cls_token + self.pos_embed[:, :1]).expand(x.shape[0], -1, -1)
         x = torch.cat([cls, x], dim=1)
         for blk in self.blocks:
@@ -467,7 +467,7 @@ class MAE(nn.Module):
         """Encoder on the visible patches ``ids_keep`` (B×K): B×(1+K)×D, [CLS] first."""
         x = self.embed(imgs)
         x = torch.gather(x, 1, ids_keep[..., None].expand(-1, -1, x.shape[-1]))
-        return self._encode_tokens(x)
+        return self.encode_tokens(x)
 
     def _decode_tokens(self, x: Tensor) -> Tensor:
         """Decoder on B×(1+n)×Dd tokens in patch order: B×n×(p²C) predictions."""
@@ -527,7 +527,7 @@ class MAE(nn.Module):
             raise ValueError(f"visibility must be {imgs.shape[0]}×{self.num_patches}, "
                              f"got shape {tuple(visibility.shape)}")
         v = visibility.to(self.pos_embed.dtype)
-        latent = self._encode_tokens(self.embed(imgs) * v[..., None])
+        latent = self.encode_tokens(self.embed(imgs) * v[..., None])
         x = self.decoder_embed(latent)
         if mask_token_mix:
             x = torch.cat([x[:, :1], v[..., None] * x[:, 1:] + (1 - v[..., None]) * self.mask_token],
@@ -573,7 +573,7 @@ class MAE(nn.Module):
             out = []
             for chunk in images.split(batch_size):
                 chunk = chunk.to(self.pos_embed.device)
-                tokens = self._encode_tokens(self.embed(chunk))
+                tokens = self.encode_tokens(self.embed(chunk))
                 out.append(tokens[:, 1:].mean(dim=1) if pool == "mean" else tokens[:, 0])
             return torch.cat(out)
         finally:

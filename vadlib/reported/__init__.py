@@ -138,7 +138,7 @@ def _select(frame: pd.DataFrame, selector: dict | None) -> pd.Series:
     return mask
 
 
-def _cell(ref: dict, default_table: str | None) -> tuple[float, int, str]:
+def audit_cell(ref: dict, default_table: str | None) -> tuple[float, int, str]:
     table_id = str(ref.get("table", default_table))
     frame = load_table(table_id)
     column = ref["column"]
@@ -155,7 +155,7 @@ def _half_unit(decimals: int) -> float:
     return 0.5 * 10.0 ** -decimals
 
 
-def _verdict(printed: float, recomputed: float, printed_decimals: int, input_error: float) -> str:
+def verdict(printed: float, recomputed: float, printed_decimals: int, input_error: float) -> str:
     if any(math.isnan(x) for x in (printed, recomputed)):
         return "erratum"
     difference = abs(printed - recomputed)
@@ -170,7 +170,7 @@ def _result(check: dict, where: str, printed: float, recomputed: float, decimals
     return {
         "id": check["id"], "paper": Path(check["file"]).stem, "table": check.get("table", ""), "kind": check["kind"], "where": where,
         "printed": printed, "recomputed": round(recomputed, 6), "difference": round(printed - recomputed, 6),
-        "verdict": _verdict(printed, recomputed, decimals, input_error),
+        "verdict": verdict(printed, recomputed, decimals, input_error),
         "seed": check.get("seed", THESIS_SEED), "lines": str(check.get("lines", "")),
         "quote": check.get("quote", ""), "note": check.get("note", ""),
     }
@@ -205,8 +205,8 @@ def _check_column_mean(check: dict) -> Iterable[dict]:
 
 
 def _check_difference(check: dict, relative: bool) -> Iterable[dict]:
-    a, a_dec, a_where = _cell(check["a"], check.get("table"))
-    b, b_dec, b_where = _cell(check["b"], check.get("table"))
+    a, a_dec, a_where = audit_cell(check["a"], check.get("table"))
+    b, b_dec, b_where = audit_cell(check["b"], check.get("table"))
     printed = float(check["printed"])
     decimals = _decimals(str(check["printed"]))
     error = _half_unit(a_dec) + _half_unit(b_dec)
@@ -223,7 +223,7 @@ def _check_difference(check: dict, relative: bool) -> Iterable[dict]:
 
 
 def _check_value(check: dict) -> Iterable[dict]:
-    value, _, where = _cell(check["cell"], check.get("table"))
+    value, _, where = audit_cell(check["cell"], check.get("table"))
     yield _result(check, where, float(check["printed"]), value, _decimals(str(check["printed"])), 0.0)
 
 

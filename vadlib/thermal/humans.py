@@ -139,7 +139,7 @@ class ForegroundSequence:
         return self.frames[0].material.shape
 
 
-def _box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
+def mask_box(mask: np.ndarray) -> tuple[int, int, int, int] | None:
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return None
@@ -168,7 +168,7 @@ def sequence_from_rgba(frames: Sequence[np.ndarray], labels: Sequence[int], *, m
             raise ValueError(f"frame {number}: need H × W × 4 uint8 RGBA, got {rgba.shape} {rgba.dtype}")
         person = rgba[..., 3] >= alpha_threshold
         out.append(ForegroundFrame(person.astype(np.uint8), rgba[..., :3].astype(np.float32) / 255.0,
-                                   label, _box(person)))
+                                   label, mask_box(person)))
     return ForegroundSequence(out, (material,), kind, sequence_id)
 
 
@@ -192,7 +192,7 @@ def sequence_from_material_maps(maps: Sequence[np.ndarray], labels: Sequence[int
         colour = None if albedo is None else np.asarray(albedo[number])
         if colour is not None and colour.dtype == np.uint8:
             colour = colour.astype(np.float32) / 255.0
-        out.append(ForegroundFrame(ids.astype(np.uint8), colour, label, _box(ids > 0)))
+        out.append(ForegroundFrame(ids.astype(np.uint8), colour, label, mask_box(ids > 0)))
     return ForegroundSequence(out, tuple(materials), kind, sequence_id)
 
 
@@ -645,7 +645,7 @@ def render_sequence(kind: str, *, n_frames: int = 3, rng: np.random.Generator | 
     for state in states:
         over = located(state)
         parts = render_parts(state, height_m, scene.camera, scene.shape, -quay if over else None)
-        box = _box(parts > 0)
+        box = mask_box(parts > 0)
         material = np.zeros(scene.shape, np.uint8)
         albedo = np.zeros((*scene.shape, 3), np.float32)
         if box is not None:  # look-ups inside the person's box only

@@ -427,7 +427,7 @@ def _render(dataset: str, size: str, seed: int, split: str, index: int) -> Rende
 
 
 @functools.lru_cache(maxsize=64)
-def _render_cached(dataset, size, seed, split, index) -> RenderedVideo:
+def render_cached(dataset, size, seed, split, index) -> RenderedVideo:
     return _render(dataset, size, seed, split, index)
 
 
@@ -436,7 +436,7 @@ def render_video(dataset: str, size: str, seed: int, split: str, video: str) -> 
     names = video_names(dataset, size, split)
     if video not in names:
         raise KeyError(f"{dataset} {size} {split} twin has videos {names}, not {video!r}")
-    rendered = _render_cached(dataset, size, int(seed), split, names.index(video))
+    rendered = render_cached(dataset, size, int(seed), split, names.index(video))
     return rendered
 
 
@@ -511,7 +511,7 @@ def _uncached(fn):
             fn(Path(out), size=size, seed=seed)
         finally:
             if size == "large":
-                _render_cached.cache_clear()
+                render_cached.cache_clear()
     wrapped.__name__, wrapped.__doc__ = fn.__name__, fn.__doc__
     return wrapped
 
