@@ -24,7 +24,7 @@ from vadlib.models import (
     make_block,
     replace_layer,
 )
-from vadlib.models.blocks import BLOCK_FAMILIES, block_family, reconstruction_loss
+from vadlib.models.blocks import BLOCK_FAMILIES, block_family, default_options, reconstruction_loss
 
 KD = list(itertools.product((1, 2, 3), (0, 1, 2)))
 IMPLS = ("auto", "dense", "shifted", "expand")
@@ -460,3 +460,15 @@ def test_block_families():
     for bad in ("cbam", "3d", None):
         with pytest.raises(ValueError, match="unknown block kind"):
             block_family(bad)
+
+
+def test_default_options_are_what_make_block_uses():
+    for kind in ("sspcab", "SSMCTB", "sspcab3d", "ssmctb3d"):
+        defaults = default_options(kind)
+        block = make_block(kind, 8)
+        assert "channels" not in defaults and defaults["kernel_size"] == defaults["dilation"] == 1
+        assert (defaults["loss"], defaults["attention"]) == (block.loss_type, block.attention)
+    assert default_options("sspcab")["reduction"] == make_block("sspcab", 8).reduction == 8
+    assert default_options("ssmctb")["heads"] == make_block("ssmctb", 8).heads == 4
+    with pytest.raises(ValueError, match="kind"):
+        default_options("cbam")

@@ -11,7 +11,7 @@ from torch import nn
 
 from vadlib.models.blocks import block_loss, make_block, replace_layer
 from vadlib.models.cutpaste import CutPaste, ensemble_scores, mahalanobis
-from vadlib.models.hosts import host_class
+from vadlib.models.registry import host_class
 from vadlib.synthesis.cutpaste import color_jitter, cutpaste, cutpaste_scar, three_way
 
 

@@ -23,7 +23,7 @@ from vadlib.models.draem import (
     pooled_maps,
 )
 from vadlib.models.draem3d import DRAEM3d
-from vadlib.models.hosts import host_class
+from vadlib.models.registry import host_class
 from vadlib.models.layers import ssim
 from vadlib.synthesis import perlin as P
 

@@ -19,7 +19,7 @@ from vadlib.models.ffp import (
     raft_weights_path,
 )
 from vadlib.models.layers import psnr
-from vadlib.models.video_hosts import video_host_class
+from vadlib.models.registry import host_class
 from vadlib.runs.train import endless, make_optimizer, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -55,7 +55,7 @@ def _video(n: int = 24, size: int = 64, odd: int = 15) -> torch.Tensor:
 # ------------------------------------------------------------------------------ structure
 
 def test_registry_sites_and_schedule():
-    assert video_host_class("ffp") is FFP
+    assert host_class("ffp", kind="video") is FFP
     host = FFP("tiny", 3, flow="none")
     assert host.window == 5 and host.block_weight == 0.1 and host.default_position == "late"
     for position in ("early", "middle", "late"):

@@ -13,7 +13,7 @@ from vadlib.models.layers import minmax
 from vadlib.models.mnad import (MNAD, PUBLISHED, VARIANTS, compactness_distance,
                                 compactness_loss, memory_read, memory_update, separateness_loss,
                                 weighted_regular_score)
-from vadlib.models.video_hosts import video_host_class
+from vadlib.models.registry import HostContext, host_class
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -198,7 +198,7 @@ def test_test_time_update_is_switchable_and_leaves_the_trained_memory_alone():
     assert torch.equal(always.items, trained)
     assert not torch.allclose(always.test_items, trained)
     second, _ = always.frame_evidence(clips)                   # state persists across calls
-    always.reset_test_memory()
+    always.prepare_test()
     assert torch.equal(always.test_items, trained)
     for host in (MNAD("tiny", 3, seed=0, gamma=0.0), MNAD("tiny", 3, seed=0, gamma=float("inf"),
                                                            test_update=False)):
@@ -282,14 +282,14 @@ def test_all_three_decoder_blocks_and_the_train_loop():
     for site, d in zip(sites, (4, 3, 1)):                     # Table D.8's "all" row
         replace_layer(host, site, make_block("ssmctb", host.get_submodule(site).out_channels, dilation=d))
     clips = torch.rand(3, 4, 5, 3, 32, 32, generator=torch.Generator().manual_seed(0))
-    history = train(host, host.training_loss, iter(clips), schedule=host.schedule("tiny"),
+    history = train(host, host.training_loss, iter(clips), schedule=MNAD.schedule("tiny", variant=host.variant),
                     total_steps=3, block_weight=host.block_weight, progress=False)
     assert len(history) == 3 and all(h["block_loss"] > 0 for h in history)
 
 
 # ------------------------------------------------------------------------------- configuration
 def test_paper_size_schedule_and_registry():
-    assert video_host_class("mnad") is MNAD
+    assert host_class("mnad", kind="video") is MNAD
     host = MNAD("paper", 3, variant="prediction")
     assert host.items.shape == (10, 512) and host.feature_dim == 512
     assert host.encoder.stage1[0].in_channels == 12           # 4 past RGB frames
@@ -306,8 +306,9 @@ def test_paper_size_schedule_and_registry():
     assert (pred.epochs, pred.batch_size, pred.lr, pred.optimizer, pred.lr_schedule) == \
         (60, 4, 2e-4, "adam", "cosine")
     assert MNAD.schedule("paper", variant="reconstruction").lr == 2e-5
-    assert host.schedule("paper").lr == 2e-4                   # follows the instance's variant
-    assert MNAD("tiny", 3).schedule("paper").lr == 2e-5
+    run = HostContext(size="paper", in_channels=3, seed=0, dataset="avenue", options=(("variant", "prediction"),))
+    assert MNAD.schedule_for(run).lr == 2e-4                   # follows the run's variant
+    assert MNAD.schedule_for(HostContext(size="paper", in_channels=3, seed=0, dataset="avenue")).lr == 2e-5
     assert MNAD.schedule("paper", dataset="shanghaitech").epochs == 10
     assert MNAD.schedule("tiny").epochs < 60 and "Park" in MNAD.schedule("tiny").source
     with pytest.raises(ValueError):

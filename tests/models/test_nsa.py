@@ -12,7 +12,7 @@ from scipy.special import expit
 from torch import nn
 
 from vadlib.models.blocks import block_loss, make_block, replace_layer
-from vadlib.models.hosts import host_class
+from vadlib.models.registry import host_class
 from vadlib.models.nsa import NSA
 from vadlib.synthesis.poisson import (NSASynthesizer, logistic_label, nsa_settings,
                                       seamless_clone, synthesize_batch)

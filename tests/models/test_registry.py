@@ -11,10 +11,16 @@ import torch
 from torch import nn
 
 from vadlib.models.blocks import make_block, replace_layer
-from vadlib.models.hosts import HOST_CLASSES, ImageHost, host_class
-from vadlib.models.registry import HOST_KINDS, HostContext, create_host, host_names, register_host
+from vadlib.models.hosts import ImageHost
+from vadlib.models.registry import (
+    HOST_KINDS,
+    HostContext,
+    create_host,
+    host_names,
+    register_host,
+)
 from vadlib.models.registry import host_class as registered_class
-from vadlib.models.video_hosts import VIDEO_HOST_CLASSES, VideoHost, video_host_class
+from vadlib.models.video_hosts import VideoHost
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -60,9 +66,10 @@ def test_every_host_builds_from_a_context_and_runs(name):
     ctx = context(name)
     torch.manual_seed(0)
     host = create_host(name, ctx)
-    assert type(host) is registered_class(name)
+    assert type(host) is registered_class(name) and create_host(name, ctx, kind=host.kind).kind == host.kind
     assert host.label == LABELS[name] and host.dims in (2, 3)
     assert host.block_sites and host.block_weight > 0
+    assert isinstance(host.steps_per_epoch, (int, type(None)))
     x = tiny_batch(host, ctx)
     loss, logs = host.training_loss(x)
     assert torch.isfinite(loss) and logs
@@ -77,7 +84,12 @@ def test_every_host_builds_from_a_context_and_runs(name):
         if host.dims == 3:
             slices, voxels = host.score_slices(x)
             assert slices.shape == (2, 6) and voxels.shape == (2, 6, 32, 32)
+        else:  # per-slice scoring is the volumes' protocol only
+            with pytest.raises(NotImplementedError, match="dims == 3"):
+                host.score_slices(x)
+        assert isinstance(host.needs_anomaly_source, bool) and isinstance(host.needs_category, bool)
     else:
+        assert isinstance(host.updates_at_test, bool)
         host.prepare_test()
         parts, maps = host.frame_evidence(x)
         assert maps.shape == (2, 32, 32)
@@ -107,20 +119,19 @@ def test_every_host_offers_block_sites_a_block_fits(name, block):
         host.block_sites_for("cbam")
 
 
-def test_old_entry_points_are_views_of_the_registry():
-    assert list(HOST_CLASSES) == list(host_names("image"))
-    assert list(VIDEO_HOST_CLASSES) == list(host_names("video"))
-    assert HOST_CLASSES["draem"] == "vadlib.models.draem:DRAEM"
-    assert VIDEO_HOST_CLASSES["mnad"] == "vadlib.models.mnad:MNAD"
-    assert "ffp" not in HOST_CLASSES and "draem" not in VIDEO_HOST_CLASSES
-    for name in host_names("image"):
-        assert host_class(name) is registered_class(name)
-    for name in host_names("video"):
-        assert video_host_class(name) is registered_class(name)
+def test_lookups_by_kind_and_the_views_of_the_registry():
+    assert host_names("image") == ("draem", "draem3d", "nsa", "cutpaste")
+    assert host_names("video") == ("plain_ae", "ffp", "mnad")
+    assert host_names() == host_names("image") + host_names("video")
+    for kind in HOST_KINDS:
+        for name in host_names(kind):
+            assert registered_class(name, kind=kind) is registered_class(name)
     with pytest.raises(ValueError, match="unknown image host 'ffp'"):
-        host_class("ffp")
+        registered_class("ffp", kind="image")
     with pytest.raises(ValueError, match="unknown video host 'draem'"):
-        video_host_class("draem")
+        registered_class("draem", kind="video")
+    with pytest.raises(ValueError, match="unknown video host 'draem'"):
+        create_host("draem", context("draem"), kind="video")
     with pytest.raises(ValueError, match="unknown host 'nope'; hosts: draem, draem3d"):
         create_host("nope", context("draem"))
     with pytest.raises(ValueError, match="kind"):

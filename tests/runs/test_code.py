@@ -10,8 +10,7 @@ import pytest
 import vadlib
 from vadlib import catalog, profiles
 from vadlib.data.manifests import manifest_names
-from vadlib.models.hosts import HOST_CLASSES
-from vadlib.models.video_hosts import VIDEO_HOST_CLASSES
+from vadlib.models.registry import host_names
 from vadlib.runs import code, experiment
 
 #: modules that decide no number of any run: the companion's face, data management, plots
@@ -48,7 +47,7 @@ def test_every_module_that_computes_results_belongs_to_a_unit():
 
 
 def test_every_host_and_dataset_has_a_unit():
-    for host in list(HOST_CLASSES) + list(VIDEO_HOST_CLASSES):
+    for host in host_names():
         assert f"host:{host}" in code.UNITS
     assert sorted(set(manifest_names()) - set(code.DATASET_UNITS)) == []
 

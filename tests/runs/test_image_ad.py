@@ -61,7 +61,28 @@ def test_a_run_trains_evaluates_and_is_cached(tmp_path):
 def test_bad_block_is_refused():
     run = image_ad.ImageAnomalyRun(host="nsa", block="attention", dataset="mvtec_ad", category="grid")
     with pytest.raises(ValueError, match="block must be one of"):
-        run.build_host(3)
+        run.build_host()
+
+
+def test_hosts_are_built_from_the_run_context_and_named_by_their_class():
+    nsa = image_ad.ImageAnomalyRun("nsa", "ssmctb", "mvtec_ad", "screw", budget=Budget(model_size="tiny"), seed=2)
+    host = nsa.build_host()
+    assert host.category == "screw" and host.in_channels == 3 and host.seed == 2
+    assert type(host.get_submodule(host.block_sites_for("ssmctb")[0])).__name__ == "SSMCTB"
+    assert nsa.schedule().epochs == 560  # NSA's per-class schedule on MVTec AD
+    assert image_ad.ImageAnomalyRun("nsa", None, "brats", "brats").build_host().category is None
+    volume = image_ad.ImageAnomalyRun("draem3d", "ssmctb", "brats", "brats", budget=Budget(model_size="tiny"))
+    host = volume.build_host()
+    assert host.in_channels == 1 and type(host.get_submodule(host.SITES["discriminative"])).__name__ == "SSMCTB3d"
+    assert not volume.uses_dtd and image_ad.ImageAnomalyRun("draem", None, "mvtec_ad", "grid").uses_dtd
+    assert "data:dtd" not in image_ad.ImageAnomalyRun("draem", None, "brats", "brats").code_units()
+    assert image_ad.image_size("draem3d", "paper") == 64 and image_ad.image_size("draem", "paper") == 256
+    assert image_ad.model_label("draem3d", "ssmctb") == "3D DRAEM + 3D SSMCTB"
+    assert image_ad.model_label("cutpaste", None) == "CutPaste 3-way"
+    assert image_ad.column_name("nsa", "sspcab", "loc_ap") == "NSA+SSPCAB loc AP"
+    volumes = torch.rand(2, 1, 6, 32, 32)
+    slices, maps = image_ad.item_scores(host.eval(), volumes)  # a 3D host is scored per slice
+    assert slices.shape == (2, 6) and maps.shape == (2, 6, 32, 32)
 
 
 def test_runs_keep_the_same_test_examples_for_every_block(tmp_path):

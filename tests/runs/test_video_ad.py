@@ -98,6 +98,20 @@ def test_scores_stay_aligned_with_frames_and_labels_end_to_end(tmp_path):
     assert first_abnormal in examples and len(examples[first_abnormal]) == len(scored[first_abnormal]["frames"])
 
 
+def test_hosts_are_built_from_the_run_context():
+    run = video_ad.VideoAnomalyRun("mnad", "sspcab", "thermal_rare_event", position="middle",
+                                   host_options=(("variant", "prediction"), ("test_update", False)), seed=3)
+    host = run.build_host()
+    assert host.variant == "prediction" and host.in_channels == 1 and host.seed == 3 and not host.updates_at_test
+    assert type(host.get_submodule(host.sites_for("middle")[0])).__name__ == "SSPCAB"
+    avenue = video_ad.VideoAnomalyRun("mnad", None, "avenue", host_options=(("variant", "prediction"),))
+    assert avenue.schedule().lr == 2e-4  # the run's variant, not the constructor's default
+    assert video_ad.VideoAnomalyRun("ffp", None, "shanghaitech").schedule().milestones == (0.625,)
+    assert run.build_host(variant="reconstruction").variant == "reconstruction"  # overrides win
+    assert video_ad.variant_run("mnad", "avenue", video_ad.Variant("ssmctb", options=(("loss", "huber"), ("dilation", 2)))
+                                ).block_options == (("dilation", 2),)  # defaults are left implicit
+
+
 def test_eval_limit_strides_over_the_whole_video():
     windows = pd.DataFrame({"video": ["a"] * 10 + ["b"] * 3})
     picked = video_ad.strided_positions(windows, 4)

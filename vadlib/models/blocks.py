@@ -70,9 +70,10 @@ Decisions where the papers are silent (each one is a constructor argument where 
 
 from __future__ import annotations
 
+import inspect
 import itertools
 import math
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +92,7 @@ __all__ = [
     "reconstruction_loss",
     "replace_layer",
     "make_block",
+    "default_options",
     "block_family",
     "BLOCK_FAMILIES",
     "corner_offsets",
@@ -627,6 +629,14 @@ def make_block(kind: str, channels: int, **options) -> nn.Module:
     """Build a block by name: "sspcab", "ssmctb", "sspcab3d" or "ssmctb3d" (case-insensitive)."""
     key = _check_choice("kind", kind, tuple(_KINDS))
     return _KINDS[key](channels, **options)
+
+
+def default_options(kind: str) -> dict[str, Any]:
+    """The constructor options of block ``kind`` and their defaults: what ``make_block(kind, c)``
+    uses for every option it is not given (so a run can leave the defaults implicit)."""
+    key = _check_choice("kind", kind, tuple(_KINDS))
+    parameters = inspect.signature(_KINDS[key]).parameters.values()
+    return {p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty}
 
 
 def _blocks(model: nn.Module) -> Iterable[_SelfSupervisedBlock]:

@@ -14,7 +14,7 @@ A host is an ``nn.Module`` that synthesises its own training anomalies and score
 
 Who the host is and what it needs are class attributes, so a runner never branches on its name:
 ``name`` / ``label`` (registry key, printed name), ``dims`` (3 for volumes: the runner inserts the
-3D block and scores per slice with ``score_slices``), ``needs_anomaly_source`` (textures its
+3D block and scores per slice with :meth:`ImageHost.score_slices`), ``needs_anomaly_source`` (textures its
 anomalies with an external set, DRAEM's DTD), ``needs_category`` (per-class settings, NSA),
 ``localizes`` (scores pixels as well as images), ``steps_per_epoch`` (set when the official
 schedule counts iterations rather than passes over the data), ``block_weight`` (the papers' λ).
@@ -32,11 +32,10 @@ import torch
 from torch import nn
 
 from vadlib.models.blocks import block_family
-from vadlib.models.registry import HostContext, HostTable
-from vadlib.models.registry import host_class as _registered
+from vadlib.models.registry import HostContext
 from vadlib.models.schedule import Schedule
 
-__all__ = ["ImageHost", "HostContext", "Schedule", "HOST_CLASSES", "host_class"]
+__all__ = ["ImageHost", "HostContext", "Schedule"]
 
 
 class ImageHost(nn.Module):
@@ -95,11 +94,10 @@ class ImageHost(nn.Module):
         """(N image scores, N×H×W anomaly maps or None); higher means more anomalous."""
         raise NotImplementedError
 
+    @torch.no_grad()
+    def score_slices(self, volumes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Hosts with ``dims == 3``: (N×D per-slice scores, N×D×H×W maps or None) of N×C×D×H×W
+        volumes, the protocol of per-slice evaluation (BraTS, Table D.4)."""
+        raise NotImplementedError(f"{type(self).__name__} scores images (dims == {self.dims}); "
+                                  f"score_slices is for volumes (dims == 3)")
 
-#: name -> "module:Class" of the image hosts (a view of the registry; see vadlib.models.registry)
-HOST_CLASSES = HostTable("image")
-
-
-def host_class(name: str) -> type[ImageHost]:
-    """The image host class registered as ``name``."""
-    return _registered(name, kind="image")

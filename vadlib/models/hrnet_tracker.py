@@ -115,7 +115,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from vadlib.models.fairmot_targets import BOX_FORMATS, DOWN_RATIO, MAX_OBJS, build_targets
+from vadlib.models.fairmot_targets import (
+    BOX_FORMATS,
+    DOWN_RATIO,
+    MAX_OBJS,
+    build_targets,
+)
 from vadlib.models.hrnet import TINY, W18, HRNet
 from vadlib.models.schedule import Schedule
 

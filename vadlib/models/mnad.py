@@ -97,8 +97,8 @@ queries update the memory if the frame looks normal, i.e. if the weighted regula
 is below γ. e_ij is the squared error per pixel and channel on [0, 1] intensities (the paper writes
 ‖Î_ij - I_ij‖; the published γ is on the squared scale of the authors' evaluation). The test-time
 memory is separate from the trained ``items``: it starts as a copy of them at the first
-:meth:`frame_evidence` after training (or after :meth:`reset_test_memory`, which
-:meth:`prepare_test` calls, or loading a state) and persists across calls (``updates_at_test``),
+:meth:`frame_evidence` after training (or after :meth:`prepare_test`, or loading a state) and
+persists across calls (``updates_at_test``, True with ``test_update``),
 so the frames must be fed in temporal order, video after video, as the official evaluation does
 (it never resets between videos). Within one batch all clips are read
 with the memory of the batch's start and the normal ones then update it one by one, in batch
@@ -121,8 +121,6 @@ giving them. ``size="tiny"``: 20 epochs, otherwise the same.
 """
 
 from __future__ import annotations
-
-import functools
 
 import numpy as np
 import torch
@@ -289,20 +287,6 @@ class _Decoder(nn.Module):
         return self.stage1(self._join(x, s1))
 
 
-class _hostmethod:
-    """Like ``classmethod``, but also passes the instance (None when called on the class), so
-    ``host.schedule(size)`` can follow the host's variant while ``MNAD.schedule(size)`` works.
-    Kept while runners call ``schedule`` on an instance; :meth:`MNAD.schedule_for` takes the
-    variant from the run's ``HostContext`` instead."""
-
-    def __init__(self, func):
-        self.func = func
-        functools.update_wrapper(self, func)
-
-    def __get__(self, obj, cls=None):
-        return functools.partial(self.func, cls if cls is not None else type(obj), obj)
-
-
 # -------------------------------------------------------------------------------------- host
 
 @register_host
@@ -354,7 +338,8 @@ class MNAD(VideoHost):
         self.alpha, self.gamma = chosen["alpha"], chosen["gamma"]
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha must be in [0, 1], got {self.alpha!r}")
-        self.test_update = bool(test_update)
+        #: scoring updates the test-time memory (the paper's method); False: stateless scoring
+        self.updates_at_test = bool(test_update)
         self.margin = float(margin)
         b = BASE_WIDTH[size]
         self.feature_dim = 8 * b
@@ -368,17 +353,9 @@ class MNAD(VideoHost):
         self._test_items: Tensor | None = None
 
     # ---------------------------------------------------------------- memory state
-    @property
-    def updates_at_test(self) -> bool:
-        """True with ``test_update``: scoring a clip updates the test-time memory."""
-        return self.test_update
-
     def prepare_test(self) -> None:
-        """Before the test videos: start from the trained memory (:meth:`reset_test_memory`)."""
-        self.reset_test_memory()
-
-    def reset_test_memory(self) -> None:
-        """Restart the test-time memory from the trained items at the next :meth:`frame_evidence`."""
+        """Before the test videos: restart the test-time memory from the trained items at the
+        next :meth:`frame_evidence`."""
         self._test_items = None
 
     @property
@@ -390,7 +367,7 @@ class MNAD(VideoHost):
 
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         result = super().load_state_dict(state_dict, strict=strict, assign=assign)
-        self.reset_test_memory()
+        self.prepare_test()
         return result
 
     # ---------------------------------------------------------------- network
@@ -443,7 +420,7 @@ class MNAD(VideoHost):
     @torch.no_grad()
     def frame_evidence(self, clips: Tensor) -> tuple[dict[str, Tensor], Tensor]:
         """``({"psnr": N, "compactness": N}, N×H×W squared-error maps)`` for the clips' last frames,
-        in eval mode (restored after); with ``test_update`` the normal clips then update the
+        in eval mode (restored after); with ``updates_at_test`` the normal clips then update the
         test-time memory (module docstring)."""
         x, target = self._split(clips)
         was_training = self.training
@@ -458,7 +435,7 @@ class MNAD(VideoHost):
         errors = (output - target).pow(2)
         parts = {"psnr": psnr(output, target),
                  "compactness": compactness_distance(q.float(), items.float())}
-        if self.test_update:
+        if self.updates_at_test:
             normal = weighted_regular_score(output, target) < self.gamma
             for i in torch.nonzero(normal).flatten().tolist():
                 items = memory_update(_flat(q[i:i + 1]), items).to(self.items.dtype)
@@ -481,18 +458,17 @@ class MNAD(VideoHost):
     def schedule_for(cls, ctx: HostContext) -> Schedule:
         """:meth:`schedule` of the variant in ``ctx.options`` (default: reconstruction) and of
         ``ctx.dataset``."""
-        return cls.schedule(ctx.size, variant=dict(ctx.options).get("variant"), dataset=ctx.dataset)
+        return cls.schedule(ctx.size, variant=dict(ctx.options).get("variant", "reconstruction"),
+                            dataset=ctx.dataset)
 
-    @_hostmethod
-    def schedule(cls, host, size: str = "paper", variant: str | None = None,
+    @classmethod
+    def schedule(cls, size: str = "paper", variant: str = "reconstruction",
                  dataset: str | None = None) -> Schedule:
         """Published schedule: Adam, batch 4, cosine annealing, 60 epochs (ShanghaiTech 10), lr
-        2e-4 (prediction) / 2e-5 (reconstruction). Called on an instance, ``variant`` defaults to
-        the host's; on the class, to the constructor's default. ``size="tiny"``: 20 epochs."""
+        2e-4 (prediction) / 2e-5 (reconstruction; the constructor's default variant).
+        ``size="tiny"``: 20 epochs."""
         if size not in SIZES:
             raise ValueError(f"unknown size {size!r}; sizes: {', '.join(SIZES)}")
-        if variant is None:
-            variant = host.variant if host is not None else "reconstruction"
         if variant not in VARIANTS:
             raise ValueError(f"unknown MNAD variant {variant!r}; variants: {', '.join(VARIANTS)}")
         if dataset is not None and dataset not in EPOCHS:

@@ -48,7 +48,12 @@ from torch import Tensor, nn
 from vadlib.models.hosts import ImageHost, Schedule
 from vadlib.models.layers import conv_bn_relu, double_conv_bn_relu
 from vadlib.models.registry import HostContext, register_host
-from vadlib.synthesis.poisson import EPOCHS, NSASynthesizer, nsa_settings, synthesize_batch
+from vadlib.synthesis.poisson import (
+    EPOCHS,
+    NSASynthesizer,
+    nsa_settings,
+    synthesize_batch,
+)
 
 __all__ = ["NSA", "WIDTHS", "MIN_SIZE", "mvtec_category"]
 

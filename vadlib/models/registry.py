@@ -13,6 +13,7 @@ registered by one decorator, timm style::
     host = create_host("draem", ctx)                 # = host_class("draem").from_context(ctx)
     schedule = host_class("draem").schedule_for(ctx)
     host_names("image")                              # ("draem", "draem3d", "nsa", "cutpaste")
+    host_class("ffp", kind="image")                  # ValueError: unknown image host 'ffp'
 
 :class:`HostContext` is what a run knows and a host may use: every host is built from it the same
 way, so a runner never branches on a host's name or inspects its signature.
@@ -24,11 +25,10 @@ module stays cheap and their decorators have run before any name is resolved).
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["HostContext", "register_host", "create_host", "host_class", "host_names", "HostTable",
+__all__ = ["HostContext", "register_host", "create_host", "host_class", "host_names",
            "HOST_KINDS", "HOST_MODULES"]
 
 #: the two families of hosts (an ImageHost's ``kind`` is "image", a VideoHost's "video")
@@ -131,31 +131,8 @@ def host_class(name: str, kind: str | None = None) -> type:
     return cls
 
 
-def create_host(name: str, ctx: HostContext):
-    """The host ``name`` built from ``ctx`` (``host_class(name).from_context(ctx)``)."""
-    return host_class(name).from_context(ctx)
+def create_host(name: str, ctx: HostContext, kind: str | None = None):
+    """The host ``name`` (optionally required to be of ``kind``) built from ``ctx``
+    (``host_class(name, kind).from_context(ctx)``)."""
+    return host_class(name, kind).from_context(ctx)
 
-
-class HostTable(Mapping):
-    """Read-only view ``name -> "module:Class"`` of the registered hosts of one kind (what the
-    ``HOST_CLASSES`` / ``VIDEO_HOST_CLASSES`` dicts used to be); filled on first use."""
-
-    def __init__(self, kind: str):
-        if kind not in HOST_KINDS:
-            raise ValueError(f"kind must be one of {HOST_KINDS}, got {kind!r}")
-        self.kind = kind
-
-    def __getitem__(self, name: str) -> str:
-        if name not in host_names(self.kind):
-            raise KeyError(name)
-        cls = _REGISTRY[name]
-        return f"{cls.__module__}:{cls.__qualname__}"
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(host_names(self.kind))
-
-    def __len__(self) -> int:
-        return len(host_names(self.kind))
-
-    def __repr__(self) -> str:
-        return f"HostTable({dict(self)!r})"

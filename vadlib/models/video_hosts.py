@@ -35,11 +35,10 @@ from torch import nn
 
 from vadlib.models.blocks import block_family
 from vadlib.models.layers import minmax
-from vadlib.models.registry import HostContext, HostTable
-from vadlib.models.registry import host_class as _registered
+from vadlib.models.registry import HostContext
 from vadlib.models.schedule import Schedule
 
-__all__ = ["VideoHost", "HostContext", "Schedule", "VIDEO_HOST_CLASSES", "video_host_class", "minmax"]
+__all__ = ["VideoHost", "HostContext", "Schedule", "minmax"]
 
 
 class VideoHost(nn.Module):
@@ -51,8 +50,9 @@ class VideoHost(nn.Module):
     label: ClassVar[str]
     #: frames are images (clips N×T×C×H×W)
     dims: ClassVar[int] = 2
-    #: True when scoring changes the host's state (clips must come one at a time, in order)
-    updates_at_test: ClassVar[bool] = False
+    #: True when scoring changes the host's state (clips must come one at a time, in order); a
+    #: host whose constructor switches it (MNAD's ``test_update``) sets it on the instance
+    updates_at_test: bool = False
     #: one schedule "epoch" in optimisation steps when the official code counts iterations;
     #: None: a pass over the training clips
     steps_per_epoch: ClassVar[int | None] = None
@@ -127,10 +127,3 @@ class VideoHost(nn.Module):
         raise NotImplementedError
 
 
-#: name -> "module:Class" of the video hosts (a view of the registry; see vadlib.models.registry)
-VIDEO_HOST_CLASSES = HostTable("video")
-
-
-def video_host_class(name: str) -> type[VideoHost]:
-    """The video host class registered as ``name``."""
-    return _registered(name, kind="video")

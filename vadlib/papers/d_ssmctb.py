@@ -16,10 +16,11 @@ from __future__ import annotations
 import pandas as pd
 
 from vadlib import reported
+from vadlib.models.registry import host_class, host_names
 from vadlib.papers.video_tables import ATTENTION, LOSSES, blank, dataset_columns, integer, side, timing_row
 from vadlib.runs import image_ad, video_ad
 from vadlib.runs.experiment import run_experiments
-from vadlib.runs.image_ad import (HOST_LABELS, TableSpec, class_display, measured_inference_times, model_label,
+from vadlib.runs.image_ad import (TableSpec, class_display, measured_inference_times, model_label,
                                   mvtec_classes, percent, run_config, run_examples)
 from vadlib.runs.video_ad import (BASELINE, AblationSpec, ComparisonSpec, Variant, frame_scores,
                                   measured_speed)
@@ -29,6 +30,9 @@ __all__ = ["ABLATIONS", "BASELINE", "BRATS_ROWS", "CHAPTER5_LABELS", "COMPARISON
            "class_display", "comparison_spec", "comparison_table", "frame_scores", "measured_inference_times",
            "measured_speed", "model_label", "mvtec_classes", "plan", "run_examples", "table_d3",
            "table_d7_image", "timing_row"]
+
+#: image host -> its printed name (the host class's ``label``), for the notebook's figure titles
+HOST_LABELS = {name: host_class(name).label for name in host_names("image")}
 
 # ------------------------------------------------------------------ image tables
 TABLE_D3 = TableSpec("D.3", tuple(
@@ -65,7 +69,7 @@ def brats_table(settings) -> pd.DataFrame:
 def table_d7_image(times: pd.DataFrame) -> pd.DataFrame:
     """The image row of Table D.7 (Zavrtanik et al. = DRAEM, timed in 3D with 3D SSMCTB) from
     :func:`vadlib.runs.image_ad.inference_times`."""
-    three_d = times[times.Host == HOST_LABELS["draem3d"]].set_index("Block")["ms per example"]
+    three_d = times[times.Host == host_class("draem3d").label].set_index("Block")["ms per example"]
     return pd.DataFrame([{"Method": "Zavrtanik et al. [56]", "Time baseline (ms)": three_d.get("—"),
                           "Time +3D SSMCTB (ms)": three_d.get("ssmctb")}])
 

@@ -12,6 +12,7 @@ import math
 
 import pandas as pd
 
+from vadlib.models.registry import host_class
 from vadlib.plots import video as video_plots
 from vadlib.runs import video_ad
 from vadlib.runs.video_ad import Variant
@@ -62,4 +63,4 @@ def explorer(settings, host: str, dataset: str, variants: dict[str, Variant]):
     return video_plots.explorer(video_ad.frame_scores(settings, host, dataset, variants),
                                 video_ad.example_maps(settings, host, dataset, variants),
                                 video_ad.frame_reader(settings, dataset),
-                                title=f"{video_ad.HOST_LABELS[host]} on {dataset}")
+                                title=f"{host_class(host).label} on {dataset}")

@@ -18,7 +18,6 @@ Which runs fill which printed table is the papers' business (:mod:`vadlib.papers
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from dataclasses import dataclass, replace
@@ -35,14 +34,17 @@ from vadlib.data.mvtec import MVTecAD
 from vadlib.data.synthetic.mvtec import PLANS as MVTEC_TWIN_PLANS
 from vadlib.models.blocks import make_block, replace_layer
 from vadlib.models.cutpaste import ensemble_scores
-from vadlib.models.hosts import host_class
+from vadlib.models.hosts import ImageHost
+from vadlib.models.registry import HostContext, create_host, host_class
+from vadlib.models.schedule import Schedule
 from vadlib.profiles import resolve_device
 from vadlib.runs import code, timing
 from vadlib.runs.experiment import Budget, Experiment, RunContext, cached_file, run_experiments
 from vadlib.runs.train import data_loader, endless, train
 
 BLOCK_KINDS = (None, "sspcab", "ssmctb")
-THREE_D_HOSTS = ("draem3d",)
+#: image channels of each dataset (BraTS: one MRI modality)
+CHANNELS = {"mvtec_ad": 3, "brats": 1}
 
 
 @dataclass(frozen=True)
@@ -63,23 +65,45 @@ class ImageAnomalyRun(Experiment):
     device: str = "cpu"
 
     def code_units(self) -> tuple[str, ...]:
-        datasets = [self.dataset] + (["dtd"] if self._anomaly_source_needed() else [])
+        datasets = [self.dataset] + (["dtd"] if self.uses_dtd else [])
         return ("run:image_ad", "train", f"host:{self.host}", "metrics:anomaly") + \
             (("blocks",) if self.block else ()) + code.data_units(datasets, self.data.synthetic)
 
     # ------------------------------------------------------------------ building blocks
+    @property
+    def host_type(self) -> type[ImageHost]:
+        """The registered image host class ``host`` names."""
+        return host_class(self.host, kind="image")
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of the dataset's images (:data:`CHANNELS`)."""
+        if self.dataset not in CHANNELS:
+            raise ValueError(f"dataset must be 'mvtec_ad' or 'brats', got {self.dataset!r}")
+        return CHANNELS[self.dataset]
+
+    @property
+    def uses_dtd(self) -> bool:
+        """DTD textures the synthetic anomalies of hosts that need an anomaly source, on MVTec AD
+        (the RGB images DRAEM's recipe is for)."""
+        return self.host_type.needs_anomaly_source and self.dataset == "mvtec_ad"
+
+    def context(self, anomaly_source=None) -> HostContext:
+        """What this run tells its host (:class:`vadlib.models.registry.HostContext`)."""
+        return HostContext(size=self.budget.model_size, in_channels=self.in_channels, seed=self.seed,
+                           dataset=self.dataset, category=self.category, anomaly_source=anomaly_source,
+                           pretrained=self.pretrained)
+
     def _root(self):
         return self.data.locate(self.dataset)
 
     def _datasets(self, root):
-        channels = 3
         if self.dataset == "mvtec_ad":
             train = MVTecAD(root, self.category, "train", resize=self.image_size)
             test = MVTecAD(root, self.category, "test", resize=self.image_size)
         elif self.dataset == "brats":
-            channels = 1
             train_slices, test_slices = brats.thesis_split(root, seed=0)
-            if self.host in THREE_D_HOSTS:
+            if self.host_type.dims == 3:  # lesion-free chunks of slices
                 train_chunks, test_chunks = _volume_split(root, train_slices, test_slices)
                 train = brats.BraTSVolumes(root, train_chunks, resize=self.image_size)
                 test = brats.BraTSVolumes(root, test_chunks, resize=self.image_size)
@@ -88,45 +112,34 @@ class ImageAnomalyRun(Experiment):
                 test = brats.BraTSSlices(root, test_slices, resize=self.image_size)
         else:
             raise ValueError(f"dataset must be 'mvtec_ad' or 'brats', got {self.dataset!r}")
-        return train, test, channels
+        return train, test
 
-    def build_host(self, channels: int, anomaly_source=None):
+    def build_host(self, anomaly_source=None) -> ImageHost:
+        """The host built from :meth:`context`, with ``block`` (its 3D form for a 3D host) at the
+        host's sites for that block."""
         if self.block not in BLOCK_KINDS:
             raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
-        cls = host_class(self.host)
-        options: dict[str, Any] = {"size": self.budget.model_size, "in_channels": channels,
-                                   "pretrained": self.pretrained, "seed": self.seed}
-        accepted = inspect.signature(cls).parameters
-        if "anomaly_source" in accepted:
-            options["anomaly_source"] = anomaly_source
-        if "category" in accepted and self.dataset == "mvtec_ad":
-            options["category"] = self.category  # NSA's per-class synthesis settings
-        host = cls(**options)
+        host = create_host(self.host, self.context(anomaly_source), kind="image")
         if self.block:
-            kind = self.block + ("3d" if self.host in THREE_D_HOSTS else "")
-            sites = host.block_sites_for(self.block) if hasattr(host, "block_sites_for") else host.block_sites
-            for site in sites:
+            kind = self.block + ("3d" if host.dims == 3 else "")
+            for site in host.block_sites_for(kind):
                 layer = host.get_submodule(site)
                 replace_layer(host, site, make_block(kind, layer.out_channels))
         return host
 
-    def schedule(self, host):
-        if "category" in inspect.signature(host.schedule).parameters and self.dataset == "mvtec_ad":
-            return host.schedule(self.budget.model_size, category=self.category)
-        return host.schedule(self.budget.model_size)
-
-    def _anomaly_source_needed(self) -> bool:
-        return self.host == "draem" and self.dataset == "mvtec_ad"
+    def schedule(self) -> Schedule:
+        """The host's official schedule for this run (:meth:`ImageHost.schedule_for`)."""
+        return self.host_type.schedule_for(self.context())
 
     def _anomaly_source(self):
-        if not self._anomaly_source_needed():
+        if not self.uses_dtd:
             return None
         return DTDTextures(self.data.locate("dtd"), resize=self.image_size)
 
-    def total_steps(self, host, n_train: int, batch_size: int, epochs: int) -> int:
+    def total_steps(self, n_train: int, batch_size: int, epochs: int) -> int:
         """Optimisation steps: the official epochs × steps per epoch (a pass over the data, or the
         host's own ``steps_per_epoch`` as for CutPaste), scaled by ``epoch_fraction``, capped."""
-        per_epoch = getattr(host, "steps_per_epoch", None) or math.ceil(n_train / batch_size)
+        per_epoch = self.host_type.steps_per_epoch or math.ceil(n_train / batch_size)
         return self.budget.steps(epochs, per_epoch)
 
     # ------------------------------------------------------------------ the experiment
@@ -134,42 +147,36 @@ class ImageAnomalyRun(Experiment):
         started = time.perf_counter()
         torch.manual_seed(self.seed)
         root = self._root()
-        train_set, test_set, channels = self._datasets(root)
-        host = self.build_host(channels, self._anomaly_source())
-        schedule = self.schedule(host)
+        train_set, test_set = self._datasets(root)
+        host = self.build_host(self._anomaly_source())
+        schedule = self.schedule()
         loader = data_loader(train_set, schedule.batch_size, shuffle=True, seed=self.seed)
-        steps = self.total_steps(host, len(train_set), schedule.batch_size, schedule.epochs)
+        steps = self.total_steps(len(train_set), schedule.batch_size, schedule.epochs)
         history = train(host, lambda batch: host.training_loss(_images(batch, self.device)),
                         endless(loader), schedule=schedule, total_steps=steps,
                         block_weight=host.block_weight if self.block else 0.0, ctx=ctx,
                         device=self.device, description=f"{self.host} {self.block or ''} {self.category}")
         host.eval()
         host.fit_normal(_images(batch, self.device) for batch in data_loader(train_set, schedule.batch_size))
-        evaluation = evaluate(host, test_set, self.budget.eval_limit, self.seed, self.device,
-                              per_slice=self.host in THREE_D_HOSTS)
+        evaluation = evaluate(host, test_set, self.budget.eval_limit, self.seed, self.device)
         save_examples(ctx.dir, evaluation.pop("examples"))
         with torch.no_grad():  # scores of the normal training images: the reference of ensembles
             normal_scores = [float(v) for batch in data_loader(train_set, 8)
-                             for v in self._image_scores(host, _images(batch, self.device))]
+                             for v in item_scores(host, _images(batch, self.device))[0].flatten().cpu()]
         return {**evaluation, "normal_scores": normal_scores, "train_steps": steps, "n_train": len(train_set),
                 "loss_first": history[0]["loss"] if history else None,
                 "loss_last": history[-1]["loss"] if history else None,
                 "schedule": schedule.source, "pretrained": self.pretrained,
                 "wall_time_s": round(time.perf_counter() - started, 2)}
 
-    def _image_scores(self, host, images):
-        if self.host in THREE_D_HOSTS:
-            return host.score_slices(images)[0].flatten().cpu()
-        return host.score(images)[0].cpu()
-
     def dry_run(self, ctx: RunContext) -> dict[str, Any]:
         """One training and one evaluation step at this config's sizes on a synthetic twin."""
         # the tiny BraTS twin has no lesion-free 16-slice chunk for 3D training: use the smoke twin
         root = synthetic.generate(self.dataset, size="smoke" if self.dataset == "brats" else "tiny", seed=0)
         twin = replace(self, data=DataSource(), category=_twin_class(self.dataset, self.category, root))
-        train_set, test_set, channels = twin._datasets(root)
-        host = self.build_host(channels, None)
-        schedule = self.schedule(host)
+        train_set, test_set = twin._datasets(root)
+        host = self.build_host()
+        schedule = self.schedule()
         started = time.perf_counter()
         train(host, lambda batch: host.training_loss(_images(batch, "cpu")),
               endless(data_loader(train_set, min(schedule.batch_size, 2), shuffle=True)),
@@ -188,10 +195,10 @@ class ImageAnomalyRun(Experiment):
 
     def gpu_hours(self) -> float:
         """Rough: the official number of steps at ~0.15 s per step on one modern GPU (paper size)."""
-        cls = host_class(self.host)
+        cls = self.host_type
         schedule = cls.schedule("paper")
         n_train = {"mvtec_ad": 240, "brats": 11280}[self.dataset]  # MVTec: mean per class (3629/15)
-        per_epoch = getattr(cls, "steps_per_epoch", None) or math.ceil(n_train / schedule.batch_size)
+        per_epoch = cls.steps_per_epoch or math.ceil(n_train / schedule.batch_size)
         steps = schedule.epochs * self.budget.epoch_fraction * per_epoch
         if self.budget.max_steps:
             steps = min(steps, self.budget.max_steps)
@@ -252,13 +259,20 @@ def example_slice(image: torch.Tensor, mask: torch.Tensor | None) -> int:
     return image.shape[1] // 2
 
 
-def evaluate(host, test_set, limit: int | None, seed: int, device: str = "cpu",
-             per_slice: bool = False) -> dict[str, Any]:
-    """Detection AUROC and localization AUROC/AP of ``host`` on ``test_set``.
+def item_scores(host: ImageHost, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(scores, maps) of what a run evaluates: one score per image, or per slice of each volume
+    for a 3D host (``dims == 3``: N×D, :meth:`ImageHost.score_slices`)."""
+    return host.score_slices(images) if host.dims == 3 else host.score(images)
+
+
+def evaluate(host: ImageHost, test_set, limit: int | None, seed: int, device: str = "cpu") -> dict[str, Any]:
+    """Detection AUROC and localization AUROC/AP of ``host`` on ``test_set`` (per slice for a 3D
+    host, whose test items are volumes: a slice is abnormal where its mask is).
 
     The result's ``examples`` holds a few test images with their ground truth and anomaly maps
     (arrays, see :data:`EXAMPLES`) for the qualitative figures; ``run`` stores them beside the results.
     """
+    per_slice = host.dims == 3
     labels_all = np.array([_label(test_set, i) for i in range(len(test_set))])
     chosen = evaluation_subset(labels_all, limit, seed)
     keep = set(_example_positions(labels_all[chosen], seed).tolist())
@@ -269,12 +283,11 @@ def evaluate(host, test_set, limit: int | None, seed: int, device: str = "cpu",
     with torch.no_grad():
         for batch in data_loader(subset, 8):
             images = _images(batch, device)
+            image_scores, voxel_maps = item_scores(host, images)
             if per_slice:
-                image_scores, voxel_maps = host.score_slices(images)
                 scores.append(image_scores.flatten().cpu())
                 labels.append((batch["mask"].flatten(2).amax(-1) > 0).flatten().long())
             else:
-                image_scores, voxel_maps = host.score(images)
                 scores.append(image_scores.cpu())
                 labels.append(batch["label"])
             if voxel_maps is not None:
@@ -370,7 +383,7 @@ IMAGE_SIZE_3D = {"paper": 64, "tiny": 32}
 
 def image_size(host: str, model_size: str) -> int:
     """Input side of ``host`` at ``model_size`` (in plane for 3D DRAEM's volumes)."""
-    return (IMAGE_SIZE_3D if host in THREE_D_HOSTS else IMAGE_SIZE)[model_size]
+    return (IMAGE_SIZE_3D if host_class(host, kind="image").dims == 3 else IMAGE_SIZE)[model_size]
 
 
 def class_display(category: str) -> str:
@@ -404,14 +417,14 @@ def run_config(settings, host: str, block: str | None, dataset: str, category: s
 
 
 METRIC_LABELS = {"det_auroc": "det AUROC", "loc_auroc": "loc AUROC", "loc_ap": "loc AP"}
-HOST_LABELS = {"draem": "DRAEM", "nsa": "NSA", "cutpaste": "CutPaste 3-way", "draem3d": "3D DRAEM"}
 
 
 def model_label(host: str, block: str | None) -> str:
-    """'draem', 'sspcab' → 'DRAEM + SSPCAB' (3D DRAEM's block is the 3D one)."""
+    """'draem', 'sspcab' → 'DRAEM + SSPCAB' (the host's ``label``; a 3D host's block is the 3D one)."""
+    cls = host_class(host, kind="image")
     if not block:
-        return HOST_LABELS[host]
-    return f"{HOST_LABELS[host]} + {'3D ' if host in THREE_D_HOSTS else ''}{block.upper()}"
+        return cls.label
+    return f"{cls.label} + {'3D ' if cls.dims == 3 else ''}{block.upper()}"
 
 
 def run_examples(settings, host: str, block: str | None, dataset: str = "mvtec_ad",
@@ -422,7 +435,7 @@ def run_examples(settings, host: str, block: str | None, dataset: str = "mvtec_a
 
 def column_name(host: str, block: str | None, metric: str) -> str:
     """The printed column of a per-class table: 'draem', 'sspcab', 'loc_ap' → 'DRAEM+SSPCAB loc AP'."""
-    name = HOST_LABELS[host] + (f"+{block.upper()}" if block else "")
+    name = host_class(host, kind="image").label + (f"+{block.upper()}" if block else "")
     return f"{name} {METRIC_LABELS[metric]}"
 
 
@@ -500,23 +513,24 @@ def inference_times(model_size: str, device: str, pairs=None, batch_size: int = 
         by_host.setdefault(host, []).append(block)
     rows = []
     for host, blocks in by_host.items():
-        config = ImageAnomalyRun(host, None, "brats" if host in THREE_D_HOSTS else "mvtec_ad", "bottle",
+        cls = host_class(host, kind="image")
+        volumes = cls.dims == 3
+        config = ImageAnomalyRun(host, None, "brats" if volumes else "mvtec_ad", "bottle",
                                  image_size=image_size(host, model_size), budget=Budget(model_size=model_size),
                                  device=device)
-        channels = 1 if host in THREE_D_HOSTS else 3
         size = config.image_size
-        shape = (batch_size, 1, 16, size, size) if host in THREE_D_HOSTS else (batch_size, channels, size, size)
+        shape = (batch_size, config.in_channels) + ((16,) if volumes else ()) + (size, size)
         batch = torch.rand(shape, generator=torch.Generator().manual_seed(0)).to(device)
         scorers = {}
         for block in blocks:
-            model = replace(config, block=block).build_host(channels).to(device).eval()
+            model = replace(config, block=block).build_host().to(device).eval()
             with torch.no_grad():
                 model.fit_normal([batch.repeat(2, *([1] * (batch.dim() - 1)))])
-            scorers[block] = model.score_slices if host in THREE_D_HOSTS else model.score
+            scorers[block] = model.score_slices if volumes else model.score
         measured = timing.ms_per_example_round_robin(scorers, batch, repeats=repeats)
         for block in blocks:
             base = measured.get(None)
-            rows.append({"Host": HOST_LABELS[host], "Block": block or "—",
+            rows.append({"Host": cls.label, "Block": block or "—",
                          "ms per example": measured[block],
                          "Relative expansion (%)": None if base is None or block is None
                          else timing.relative_expansion(measured[block], base)})

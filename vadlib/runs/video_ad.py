@@ -24,7 +24,6 @@ to :func:`ablation_table` / :func:`comparison_table`.
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 import warnings
@@ -38,9 +37,10 @@ import torch
 from vadlib import metrics, reported
 from vadlib.data import DatasetError, DataSource, avenue, shanghaitech, synthetic, thermal, vad_tracks
 from vadlib.data import video as video_io
-from vadlib.models.blocks import _KINDS as BLOCK_CLASSES
-from vadlib.models.blocks import block_loss, make_block, replace_layer
-from vadlib.models.video_hosts import video_host_class
+from vadlib.models.blocks import block_loss, default_options, make_block, replace_layer
+from vadlib.models.registry import HostContext, create_host, host_class
+from vadlib.models.schedule import Schedule
+from vadlib.models.video_hosts import VideoHost
 from vadlib.profiles import resolve_device
 from vadlib.runs import code, timing
 from vadlib.runs.experiment import Budget, Experiment, RunContext, cached_file, execute, run_experiments
@@ -89,12 +89,22 @@ class VideoAnomalyRun(Experiment):
     def grayscale(self) -> bool:
         return self.dataset == "thermal_rare_event"
 
-    def build_host(self, **overrides):
+    @property
+    def host_type(self) -> type[VideoHost]:
+        """The registered video host class ``host`` names."""
+        return host_class(self.host, kind="video")
+
+    def context(self, **overrides) -> HostContext:
+        """What this run tells its host: ``host_options`` (updated by ``overrides``) are the
+        host's constructor options (:class:`vadlib.models.registry.HostContext`)."""
+        return HostContext(size=self.budget.model_size, in_channels=1 if self.grayscale else 3, seed=self.seed,
+                           dataset=self.dataset, options=tuple({**dict(self.host_options), **overrides}.items()))
+
+    def build_host(self, **overrides) -> VideoHost:
+        """The host built from :meth:`context`, with ``block`` at ``position``."""
         if self.block not in BLOCK_KINDS:
             raise ValueError(f"block must be one of {BLOCK_KINDS}, got {self.block!r}")
-        cls = video_host_class(self.host)
-        host = cls(size=self.budget.model_size, in_channels=1 if self.grayscale else 3, seed=self.seed,
-                   **{**dict(self.host_options), **overrides})
+        host = create_host(self.host, self.context(**overrides), kind="video")
         if self.block:
             sites = host.sites_for(self.position)
             for i, site in enumerate(sites):
@@ -109,16 +119,15 @@ class VideoAnomalyRun(Experiment):
         return module.clips(root, split, length=window, step=step, resize=self.frame_size,
                             grayscale=self.grayscale)
 
-    def schedule(self, host_or_class):
-        """The host's official schedule (per dataset where the host distinguishes them)."""
-        if "dataset" in inspect.signature(host_or_class.schedule).parameters:
-            return host_or_class.schedule(self.budget.model_size, dataset=self.dataset)
-        return host_or_class.schedule(self.budget.model_size)
+    def schedule(self) -> Schedule:
+        """The host's official schedule for this run (:meth:`VideoHost.schedule_for`: per dataset
+        and variant where the host distinguishes them)."""
+        return self.host_type.schedule_for(self.context())
 
-    def total_steps(self, host, n_train: int, batch_size: int, epochs: int) -> int:
+    def total_steps(self, n_train: int, batch_size: int, epochs: int) -> int:
         """The official epochs × steps per epoch (a pass over the data, or the host's own
         ``steps_per_epoch`` when its schedule counts iterations), scaled and capped."""
-        per_epoch = getattr(host, "steps_per_epoch", None) or math.ceil(n_train / batch_size)
+        per_epoch = self.host_type.steps_per_epoch or math.ceil(n_train / batch_size)
         return self.budget.steps(epochs, per_epoch)
 
     # ------------------------------------------------------------------ the experiment
@@ -127,18 +136,17 @@ class VideoAnomalyRun(Experiment):
         torch.manual_seed(self.seed)
         root = self._root()
         host = self.build_host().to(self.device)
-        schedule = self.schedule(host)
+        schedule = self.schedule()
         train_set = self.clips(root, "train", host.window)
         loader = data_loader(train_set, schedule.batch_size, shuffle=True, seed=self.seed)
-        steps = self.total_steps(host, len(train_set), schedule.batch_size, schedule.epochs)
+        steps = self.total_steps(len(train_set), schedule.batch_size, schedule.epochs)
         history = train(host, lambda batch: host.training_loss(batch["clip"].to(self.device)),
                         endless(loader), schedule=schedule, total_steps=steps,
                         block_weight=host.block_weight if self.block else 0.0, ctx=ctx, device=self.device,
                         description=f"{self.host} {self.block or ''} {self.dataset}")
         host.eval()
         threshold = normal_map_threshold(host, train_set, self.device, self.seed)
-        if hasattr(host, "reset_test_memory"):  # MNAD: start the test videos from the trained memory
-            host.reset_test_memory()
+        host.prepare_test()  # MNAD: start the test videos from the trained memory
         scored, regions, examples = score_videos(host, self, root, self.device, threshold)
         np.savez_compressed(ctx.dir / EXAMPLES_FILE, **{f"maps/{v}": m for v, m in examples.items()})
         evaluation = evaluate(scored, regions, self.dataset, self.data)
@@ -159,7 +167,7 @@ class VideoAnomalyRun(Experiment):
             # check everything else with the same architecture, and say what the real run needs
             host = twin.build_host(flow="random")
             note = str(missing).splitlines()[0]
-        schedule = twin.schedule(host)
+        schedule = twin.schedule()
         train_set = twin.clips(root, "train", host.window)
         started = time.perf_counter()
         train(host, lambda batch: host.training_loss(batch["clip"]),
@@ -180,10 +188,9 @@ class VideoAnomalyRun(Experiment):
 
     def gpu_hours(self) -> float:
         """Rough: the official number of steps at ~0.1 s per step on one modern GPU."""
-        cls = video_host_class(self.host)
-        schedule = self.schedule(cls)
+        schedule = self.schedule()
         n_train = {"avenue": 15328, "shanghaitech": 274515, "thermal_rare_event": 20000}[self.dataset]
-        per_epoch = getattr(cls, "steps_per_epoch", None) or math.ceil(n_train / schedule.batch_size)
+        per_epoch = self.host_type.steps_per_epoch or math.ceil(n_train / schedule.batch_size)
         steps = schedule.epochs * self.budget.epoch_fraction * per_epoch
         if self.budget.max_steps:
             steps = min(steps, self.budget.max_steps)
@@ -253,7 +260,7 @@ def score_videos(host, config: VideoAnomalyRun, root, device: str, threshold: fl
 
     # a host that updates its state while testing (MNAD's memory) sees the frames one at a time,
     # as its official evaluation does
-    batch_size = 1 if getattr(host, "test_update", False) else 8
+    batch_size = 1 if host.updates_at_test else 8
     with torch.no_grad():
         for batch in data_loader(subset, batch_size):
             parts, maps = host.frame_evidence(batch["clip"].to(device))
@@ -378,7 +385,6 @@ def _tracks(dataset: str, data: DataSource):
 
 
 # ------------------------------------------------------------------ runs of a profile, tables
-HOST_LABELS = {"plain_ae": "Plain auto-encoder", "ffp": "FFP", "mnad": "MNAD"}
 METRIC_COLUMNS = {"AUC Micro": "auc_micro", "AUC Macro": "auc_macro", "RBDC": "rbdc", "TBDC": "tbdc",
                   "Micro AUC": "auc_micro", "Macro AUC": "auc_macro"}
 
@@ -400,8 +406,8 @@ def _without_defaults(block: str | None, options: tuple[tuple[str, Any], ...]) -
     (Table C.1's CA r = 8 row) and one leaving it implicit (C.4's "Late") are the same cached run."""
     if not block:
         return ()
-    parameters = inspect.signature(BLOCK_CLASSES[block]).parameters
-    return tuple(sorted((k, v) for k, v in options if k not in parameters or parameters[k].default != v))
+    defaults = default_options(block)
+    return tuple(sorted((k, v) for k, v in options if k not in defaults or defaults[k] != v))
 
 
 # Host settings the official code sets per dataset: FFP's Avenue intensity-loss weight
@@ -574,7 +580,7 @@ def speed(model_size: str, device: str, host: str, variants: dict[str, Variant],
     test_ms = timing.ms_per_example_round_robin(tests, clips, repeats=repeats)
     base = next((label for label, v in variants.items() if v.block is None), None)
     return pd.DataFrame([{
-        "Host": HOST_LABELS[host], "Variant": label, "train ms per clip": train_ms[label],
+        "Host": host_class(host, kind="video").label, "Variant": label, "train ms per clip": train_ms[label],
         "train clips/s": 1000 / train_ms[label], "test ms per frame": test_ms[label],
         "test frames/s": 1000 / test_ms[label],
         "test relative expansion (%)": None if base is None or label == base
