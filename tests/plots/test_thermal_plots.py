@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 from vadlib import plots  # noqa: E402
-from vadlib.plots.thermal import bare  # noqa: E402
+from vadlib.plots.axes import bare  # noqa: E402
 
 
 def samples(n: int) -> np.ndarray:

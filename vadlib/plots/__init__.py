@@ -5,13 +5,39 @@ that fall back to static figures under papermill (:mod:`vadlib.plots.widgets`). 
 notebooks use are importable from here.
 """
 
-from vadlib.plots.maps import (anomaly_map_grid, f1_threshold, localization_contours, map_explorer,
-                               masked_footprint, masked_kernel_figure)
-from vadlib.plots.masks import (curriculum_figure, mask_diversity, mask_viewer, masked_fraction_figure,
-                                masks_figure, training_curves_figure)
-from vadlib.plots.thermal import confusion_grid, fall_test_grid, pipeline_strip, sample_grid
-from vadlib.plots.tracking import frame_scrubber, tracked_animation, tracked_frames_figure
-from vadlib.plots.video import frame_score_curves, score_axes, video_explorer, video_frame_view
+from vadlib.plots.maps import (
+                               anomaly_map_grid,
+                               f1_threshold,
+                               localization_contours,
+                               map_explorer,
+                               masked_footprint,
+                               masked_kernel_figure,
+)
+from vadlib.plots.masks import (
+                               curriculum_figure,
+                               mask_diversity,
+                               mask_viewer,
+                               masked_fraction_figure,
+                               masks_figure,
+                               training_curves_figure,
+)
+from vadlib.plots.thermal import (
+                               confusion_grid,
+                               fall_test_grid,
+                               pipeline_strip,
+                               sample_grid,
+)
+from vadlib.plots.tracking import (
+                               frame_scrubber,
+                               tracked_animation,
+                               tracked_frames_figure,
+)
+from vadlib.plots.video import (
+                               frame_score_curves,
+                               score_axes,
+                               video_explorer,
+                               video_frame_view,
+)
 from vadlib.plots.widgets import HEADLESS_ENV, interactive, show
 
 __all__ = ["HEADLESS_ENV", "anomaly_map_grid", "confusion_grid", "curriculum_figure", "f1_threshold", "fall_test_grid",

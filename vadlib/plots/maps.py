@@ -11,6 +11,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from vadlib.plots.axes import bare
 from vadlib.plots.widgets import interactive
 
 
@@ -119,7 +120,7 @@ def anomaly_map_grid(examples: dict[str, dict[str, np.ndarray]], rows: Sequence[
     for c, name in enumerate(["image", "ground truth"] + models):
         axes[0, c].set_title(name, fontsize=9)
     for ax in axes.flat:
-        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        bare(ax)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -171,7 +172,7 @@ def localization_contours(examples: dict[str, dict[str, np.ndarray]], rows: Sequ
                 ax.contour(anomaly_map > thresholds[model], levels=[0.5], colors=[colour], linewidths=1.5)
         ax.set_title(f"#{first['index'][i]}", fontsize=8)
     for ax in axes.flat:
-        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        bare(ax)
     for ax in axes.flat[len(rows):]:
         ax.set_axis_off()
     handles = [Line2D([], [], color="red", lw=4, alpha=0.45, label="ground truth")] + [

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
+from vadlib.plots.axes import bare
 from vadlib.plots.widgets import interactive
 
 
@@ -96,7 +97,7 @@ def masks_figure(kept: dict[str, np.ndarray], points: list[int] | None = None, t
                 axes[0, 2 + 2 * c].set_title("reconstruction", fontsize=8)
     axes[0, 0].set_title("image", fontsize=8)
     for ax in axes.flat:
-        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        bare(ax)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -11,13 +11,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-
-def bare(ax):
-    """``ax`` without ticks and grid lines, for an image; returns ``ax``."""
-    ax.set_xticks([])
-    ax.set_yticks([])
-    ax.grid(False)
-    return ax
+from vadlib.plots.axes import bare
 
 
 def label_name(label: int) -> str:

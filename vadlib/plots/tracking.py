@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from vadlib.plots.axes import bare
 from vadlib.plots.widgets import interactive
 
 
@@ -48,7 +49,7 @@ def tracked_frames_figure(root: Path, sequence: str, rows: pd.DataFrame, frames:
         ax.imshow(read_image(paths[frame]))
         _draw_boxes(ax, rows, frame, colours)
         ax.set_title(f"frame {frame}", fontsize=9)
-        ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+        bare(ax)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -66,7 +67,7 @@ def tracked_animation(root: Path, sequence: str, rows: pd.DataFrame, frames: lis
     colours = plt.get_cmap("tab20")
     fig, ax = plt.subplots(figsize=(5, 3.2))
     image = ax.imshow(read_image(paths[frames[0]]))
-    ax.set_xticks([]), ax.set_yticks([]), ax.grid(False)
+    bare(ax)
     artists: list = []
 
     def draw(frame):
