@@ -142,3 +142,15 @@ def test_fingerprint_changes_with_content(tmp_path):
 
 def test_git_state_outside_a_repository(tmp_path):
     assert artifacts.git_state(tmp_path) == {"commit": None, "dirty": None}
+
+
+def test_a_number_printed_centred_over_micro_and_macro_gets_no_delta_and_the_row_says_why():
+    from vadlib import artifacts, reported
+    printed = reported.load_table("C.3")
+    cell = printed.attrs["spanning"][0]
+    method = cell["labels"]["Method"]
+    reproduced = pd.DataFrame({"Method": [method], cell["columns"][0]: [50.0], cell["columns"][1]: [50.0]})
+    row = artifacts.compare(printed, reproduced).set_index("Method").loc[method]
+    assert pd.isna(row[f"{cell['columns'][0]} | Δ"]) and pd.isna(row[f"{cell['columns'][1]} | Δ"])
+    assert row["status"] == "reproduced"
+    assert f"{cell['printed']} printed centred (averaging unspecified), no Δ" in row["note"]

@@ -35,6 +35,7 @@ from vadlib import paths, reported
 FIGURE_DPI = 150
 STATUS_COLUMN = "status"
 REPRODUCED, PARTIAL, NOT_RUN, EXTRA = "reproduced", "partly reproduced", "not run", "reproduced only"
+NOTE_COLUMN = "note"
 TRACKED_PACKAGES = ("vadlib", "numpy", "pandas", "scipy", "scikit-learn", "matplotlib", "torch", "torchvision",
                     "timm", "trackeval", "papermill")
 
@@ -216,6 +217,17 @@ def compare(reported_table: pd.DataFrame, reproduced: pd.DataFrame, key_columns:
     # partly: a number the thesis prints is missing (cells the thesis leaves empty do not count)
     status[(status == REPRODUCED) & (printed & ~produced).any(axis=1)] = PARTIAL
     out[STATUS_COLUMN] = status
+    # numbers the thesis prints centred over two columns (Micro|Macro): which one they report is
+    # unspecified, so they get no Δ and a note column says why
+    spanning = reported_table.attrs.get("spanning", [])
+    if spanning:
+        notes = pd.Series("", index=out.index)
+        for cell in spanning:
+            row = (out[list(cell["labels"])].astype(str) == pd.Series(cell["labels"])).all(axis=1)
+            left_column, right_column = cell["columns"]
+            text = f"{left_column}|{right_column}: {cell['printed']} printed centred (averaging unspecified), no Δ"
+            notes[row] = [f"{note}; {text}" if note else text for note in notes[row]]
+        out[NOTE_COLUMN] = notes
     return out
 
 

@@ -1,7 +1,8 @@
 """The thesis's reported numbers, transcribed once, and an audit of the thesis's own arithmetic.
 
 ``load_table("C.2")`` returns a printed table as a DataFrame (label columns as strings, numeric
-columns as floats, ``-`` and blank cells as missing); ``audit()`` recomputes every printed mean and
+columns as floats, ``-`` and blank cells as missing; a number printed centred across two columns
+is attributed to neither and listed in ``frame.attrs["spanning"]``); ``audit()`` recomputes every printed mean and
 every quoted improvement listed in ``audit/*.yaml`` and classifies each as ``exact``, ``rounding``
 or ``erratum``. The file formats are documented in ``README.md`` next to this module.
 """
@@ -23,6 +24,10 @@ TABLES_DIR = HERE / "tables"
 AUDIT_DIR = HERE / "audit"
 THESIS_SEED = "000_f794b37c98b9d304.txt"
 MISSING = ("-", "")
+# A cell holding only SPAN continues the cell to its left: the number there is printed once, centred
+# across both columns (e.g. one AUC over the Micro|Macro pair of Tables C.3 and D.5, averaging type
+# not stated), so the loader attributes it to neither column.
+SPAN = "<"
 INDEX_COLUMNS = ["table_id", "paper", "caption", "seed", "lines", "unit", "key_columns", "same_as", "notes"]
 VERDICTS = ("exact", "rounding", "erratum")
 
@@ -88,9 +93,12 @@ def load_printed(table_id: str) -> pd.DataFrame:
 def load_table(table_id: str) -> pd.DataFrame:
     """A reported table with label columns as strings and every other column as float.
 
-    ``-`` (not reported) and blank cells become NaN. ``frame.attrs`` carries the index entry
-    (caption, paper, seed, lines, unit, key_columns, notes) and ``decimals``: per numeric column,
-    the most decimals printed in it (the printed precision used by the audit).
+    ``-`` (not reported) and blank cells become NaN. A number printed centred across two columns
+    (its right-hand cell holds ``<`` in the CSV) is NaN in **both** columns, so that it is never
+    compared with either; it is listed in ``frame.attrs["spanning"]`` (see :func:`spanning_cells`).
+    ``frame.attrs`` also carries the index entry (caption, paper, seed, lines, unit, key_columns,
+    notes) and ``decimals``: per numeric column, the most decimals printed in it (the printed
+    precision used by the audit; a spanning number counts for its left column).
     """
     meta = info(table_id)
     printed = load_printed(table_id)
@@ -98,19 +106,54 @@ def load_table(table_id: str) -> pd.DataFrame:
     if missing:
         raise ValueError(f"table {table_id}: key columns {missing} not in {list(printed.columns)}")
     frame = printed.copy()
+    stripped = printed.apply(lambda column: column.str.strip())
+    spans = _spans(table_id, stripped, meta["key_columns"])
     decimals = {}
     for column in frame.columns:
         if column in meta["key_columns"]:
             frame[column] = frame[column].astype("string")
             continue
-        cells = frame[column].str.strip()
+        cells = stripped[column]
         try:
-            frame[column] = pd.to_numeric(cells.where(~cells.isin(MISSING)), errors="raise").astype(float)
+            frame[column] = pd.to_numeric(cells.where(~cells.isin(MISSING + (SPAN,))), errors="raise").astype(float)
         except ValueError as error:
             raise ValueError(f"table {table_id}, column {column!r}: non-numeric cell ({error})") from None
-        decimals[column] = max((_decimals(c) for c in cells if c not in MISSING), default=0)
-    frame.attrs = {**meta, "table_id": table_id, "decimals": decimals}
+        decimals[column] = max((_decimals(c) for c in cells if c not in MISSING + (SPAN,)), default=0)
+    for span in spans:
+        frame.loc[span["row"], list(span["columns"])] = np.nan
+    frame.attrs = {**meta, "table_id": table_id, "decimals": decimals, "spanning": spans}
     return frame
+
+
+def _spans(table_id: str, cells: pd.DataFrame, keys: list[str]) -> list[dict[str, Any]]:
+    """The numbers printed centred across two adjacent columns (right-hand cell ``<``)."""
+    spans = []
+    columns = list(cells.columns)
+    for position, column in enumerate(columns):
+        for row in cells.index[cells[column] == SPAN]:
+            left = columns[position - 1] if position > 0 else None
+            if left is None or left in keys or cells.at[row, left] in MISSING + (SPAN,):
+                raise ValueError(f"table {table_id}, row {row}, column {column!r}: '{SPAN}' must follow a "
+                                 "numeric cell (it continues the number printed to its left)")
+            text = cells.at[row, left]
+            spans.append({
+                "row": int(row), "labels": {k: str(cells.at[row, k]) for k in keys},
+                "columns": (left, column), "value": float(text), "printed": text,
+                "note": f"one number printed centred across {left!r} and {column!r}; "
+                        "which of the two it reports is unspecified",
+            })
+    return sorted(spans, key=lambda s: (s["row"], columns.index(s["columns"][0])))
+
+
+def spanning_cells(table_id: str) -> pd.DataFrame:
+    """The numbers of ``table_id`` printed centred across two columns, one row each: the row's
+    labels, ``row`` (position in :func:`load_table`), ``left`` and ``right`` (the two columns, both
+    NaN in :func:`load_table`), ``value`` and ``note``. Empty for most tables."""
+    frame = load_table(table_id)
+    keys = frame.attrs["key_columns"]
+    rows = [{**s["labels"], "row": s["row"], "left": s["columns"][0], "right": s["columns"][1],
+             "value": s["value"], "note": s["note"]} for s in frame.attrs["spanning"]]
+    return pd.DataFrame(rows, columns=keys + ["row", "left", "right", "value", "note"])
 
 
 def load_all(paper: str | None = None) -> dict[str, pd.DataFrame]:
@@ -222,6 +265,10 @@ def _check_difference(check: dict, relative: bool) -> Iterable[dict]:
     yield _result(check, where, printed, value, decimals, error)
 
 
+def _span_values(frame: pd.DataFrame) -> dict[tuple[int, str], float]:
+    return {(s["row"], s["columns"][0]): s["value"] for s in frame.attrs.get("spanning", [])}
+
+
 def _check_value(check: dict) -> Iterable[dict]:
     value, _, where = audit_cell(check["cell"], check.get("table"))
     yield _result(check, where, float(check["printed"]), value, _decimals(str(check["printed"])), 0.0)
@@ -233,7 +280,8 @@ def _check_copy(check: dict) -> Iterable[dict]:
     columns: dict = check.get("columns") or {c: c for c in numeric_columns(mine) if c in other.columns}
     renames: dict = check.get("key_values") or {}
     compared, unmatched, mismatches = 0, 0, []
-    for _, row in mine[_select(mine, check.get("rows"))].iterrows():
+    my_spans, other_spans = _span_values(mine), _span_values(other)
+    for position, row in mine[_select(mine, check.get("rows"))].iterrows():
         wanted = {theirs: renames.get(ours, {}).get(str(row[ours]), row[ours]) for ours, theirs in keys.items()}
         match = other[_select(other, wanted)]
         if len(match) != 1:
@@ -241,6 +289,9 @@ def _check_copy(check: dict) -> Iterable[dict]:
             continue
         for ours, theirs in columns.items():
             a, b = row[ours], match[theirs].iloc[0]
+            # a number centred across two columns is compared once, at its left column
+            a = my_spans.get((position, ours), a)
+            b = other_spans.get((match.index[0], theirs), b)
             if math.isnan(a) and math.isnan(b):
                 continue
             compared += 1
@@ -307,7 +358,8 @@ def summary(paper: str | None = None) -> str:
     for table_id in table_ids(paper):
         frame = load_table(table_id)
         numeric = numeric_columns(frame)
-        total = float(np.nansum(frame[numeric].to_numpy(dtype=float)))
+        # every printed number once: spanning numbers (NaN in both their columns) are added back
+        total = float(np.nansum(frame[numeric].to_numpy(dtype=float))) + sum(s["value"] for s in frame.attrs["spanning"])
         lines.append(f"{table_id:<5} {len(frame):>3} rows x {len(numeric):>2} numeric columns, cell sum {total:.2f}")
     result = audit()
     if paper is not None:
