@@ -68,12 +68,13 @@ NOTEBOOKS = (
                   "Tables A.1–A.5 and 2.1 (MOT15/16/17)",
                   papers="vadlib.papers.a_tracker",
                   tables=("A.1", "A.2", "2.1", "A.3", "A.4", "A.5"),
-                  figures=("A.5_oracle_association", "A.5_qualitative_explicit")),
+                  figures=("A_oracle_association", "A.5_qualitative_explicit")),
     NotebookEntry("02", "02_B_thermalsynth", "B", "Paper B — ThermalSynth",
                   "Tables B.1–B.3 and 3.1; confusion matrices (Fig. B.6 = 3.1)",
                   papers="vadlib.papers.b_thermalsynth",
                   tables=("B.1", "3.1", "B.2", "B.3", "B3_synthetic_test"),
-                  figures=("B.3_pipeline", "B.5_samples", "B_real_test_samples", "B.6_reproduced",
+                  figures=("B_background_and_composites", "B.3_postprocessing", "B.5_gain_level",
+                           "B_generated_samples", "B_real_test_samples", "B.6_reproduced",
                            "B.6_intentional_fall_recovered"),
                   # smoke draws twins of the real test sets; quick and full skip a set that is absent
                   varying=("B_real_test_samples",)),
@@ -100,8 +101,8 @@ NOTEBOOKS = (
                   "Tables F.1–F.6 and 4.1",
                   papers="vadlib.papers.f_cm_mae",
                   tables=("F.1", "F.2", "F.3", "F.4", "4.1", "F.5", "F.6"),
-                  figures=("F_curriculum_weights", "F_training_curves", "F.2_masks_over_curriculum",
-                           "F.3_masks_without_div", "F.4_F.5_masked_fraction")),
+                  figures=("F_curriculum_weights", "F_training_curves", "F.2_first_epoch_lambda_prog",
+                           "F_masks_over_curriculum", "F.3_masks_without_div", "F.4_F.5_masked_fraction")),
 )
 
 

@@ -123,7 +123,8 @@ def test_attention_off_recovers_plain_hrnet_exactly(name):
     variant = _tiny(name, seed=2).eval()
     plain_keys, variant_keys = set(plain.state_dict()), set(variant.state_dict())
     assert plain_keys <= variant_keys
-    assert all(k.startswith(("gates.", "aux_head.")) for k in variant_keys - plain_keys)
+    # the explicit variant's own s_aux (Eq. A.5) is the one extra uncertainty
+    assert all(k.startswith(("gates.", "aux_head.")) or k == "uncertainty.aux" for k in variant_keys - plain_keys)
     missing, unexpected = variant.load_state_dict(plain.state_dict(), strict=False)
     assert not unexpected and set(missing) == variant_keys - plain_keys
     x = torch.rand(2, 3, H, W)
@@ -152,7 +153,8 @@ def test_plain_parameter_names_follow_fairmot_hrnet():
     for key in ("backbone.conv1.weight", "backbone.layer1.0.downsample.0.weight",
                 "backbone.transition1.1.0.0.weight", "backbone.stage2.0.branches.1.0.conv2.weight",
                 "backbone.stage4.0.fuse_layers.3.0.2.0.weight", "heads.hm.2.bias",
-                "heads.id.2.weight", "classifier.weight", "uncertainty.det", "uncertainty.id"):
+                "heads.id.2.weight", "classifier.weight", "uncertainty.hm", "uncertainty.bbox",
+                "uncertainty.id"):
         assert key in names, key
     assert not any(k.startswith(("gates", "aux_head")) for k in names)
 
@@ -288,7 +290,7 @@ def test_reg_l1_loss_and_gather():
 
 def test_uncertainty_weighting_and_stationary_point():
     batch = _synthetic_batch()
-    model = _tiny("implicit")
+    model = _tiny("implicit", weighting="fairmot")
     loss, logs = model.training_loss(batch)
     det = logs["hm"] + 0.1 * logs["wh"] + logs["off"]
     assert logs["det"] == pytest.approx(det, rel=1e-5)
@@ -313,6 +315,35 @@ def test_uncertainty_weighting_and_stationary_point():
     expected = 0.5 * (math.exp(1.85) * logs["hm"] + math.exp(1.85) * (logs["wh"] + logs["off"])
                       + math.exp(1.05) * logs["id"] - 1.85 - 1.85 - 1.05)
     assert loss.item() == pytest.approx(expected, rel=1e-5)
+
+
+@pytest.mark.parametrize("name", ["implicit", "explicit_s2"])
+def test_per_task_weighting_is_the_default_and_follows_eq_a4_a5(name):
+    """Eq. A.4 (implicit) / A.5 (explicit): L = ½ Σ_t (e^{-s_t} L_t + s_t), every s_t a learnable
+    parameter; checked on set values of s against the logged task losses, and by autograd
+    against the closed form ∂L/∂s_t = ½ (1 - e^{-s_t} L_t)."""
+    batch = _synthetic_batch()
+    model = _tiny(name)
+    assert model.weighting == "per_task"
+    tasks = {"hm", "bbox", "id"} | ({"aux"} if name.startswith("explicit") else set())
+    assert set(model.uncertainty) == tasks
+    names = {n for n, _ in model.named_parameters()}
+    assert {f"uncertainty.{t}" for t in tasks} <= names
+    model.eval()  # frozen BN statistics: the same task losses on every pass
+    chosen = {"hm": 0.3, "bbox": -0.7, "id": 1.2, "aux": 0.5}
+    with torch.no_grad():
+        for t in tasks:
+            model.uncertainty[t].fill_(chosen[t])
+    model.zero_grad()
+    loss, logs = model.training_loss(batch)
+    task_loss = {"hm": logs["hm"], "bbox": logs["wh"] + logs["off"], "id": logs["id"], "aux": logs["aux"]}
+    expected = 0.5 * sum(math.exp(-chosen[t]) * task_loss[t] + chosen[t] for t in tasks)
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    loss.backward()
+    for t in tasks:
+        grad = model.uncertainty[t].grad
+        assert grad is not None and float(grad) != 0.0
+        assert float(grad) == pytest.approx(0.5 * (1 - math.exp(-chosen[t]) * task_loss[t]), rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.parametrize("weighting", ["fairmot", "per_task"])
@@ -385,9 +416,9 @@ def test_fits_the_project_training_loop():
     history = train(model, model.training_loss, iter([batch] * 3), schedule=schedule,
                     total_steps=3, progress=False)
     assert len(history) == 3 and all(math.isfinite(h["loss"]) for h in history)
-    assert {"hm", "aux", "id", "s_det"} <= set(history[-1])
+    assert {"hm", "aux", "id", "s_hm", "s_bbox", "s_id", "s_aux"} <= set(history[-1])
     # the uncertainty scalars and the classifier are trained by the loop
-    assert history[-1]["s_det"] != pytest.approx(-1.85, abs=1e-6)
+    assert all(history[-1][f"s_{k}"] != pytest.approx(-1.85, abs=1e-6) for k in ("hm", "bbox", "aux"))
 
 
 # ------------------------------------------------------------------------------------ decoding

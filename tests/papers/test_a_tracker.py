@@ -30,3 +30,18 @@ def test_the_association_keeps_identities_of_noisy_ground_truth():
     summary, tracks = a_tracker.oracle_tracking(profiles.resolve("smoke"), sequence_limit=2)
     assert summary.loc["COMBINED", "IDF1"] >= 90 and summary.loc["COMBINED", "MOTA"] >= 80
     assert summary.loc["COMBINED", "IDSW"] <= 3
+
+
+def test_every_ablation_row_gets_the_same_optimiser_budget():
+    for profile in ("quick", "full"):
+        settings = profiles.resolve(profile)
+        for table_id in a_tracker.ABLATION_ROWS:
+            runs = a_tracker.ablation_runs(settings, table_id)
+            schedules = {(r.schedule().epochs, r.schedule().batch_size, r.schedule().lr) for r in runs}
+            assert len(schedules) == 1, (profile, table_id, schedules)
+            steps = {r.total_steps(2650, r.schedule().batch_size, r.schedule().epochs) for r in runs}
+            assert len(steps) == 1, (profile, table_id, steps)
+    # the main explicit model keeps the thesis's own schedule (L1515: 100 epochs, batch 8)
+    explicit = a_tracker.proposed_runs(profiles.resolve("full"))[1]
+    assert (explicit.schedule().epochs, explicit.schedule().batch_size) == (100, 8)
+    assert explicit.eval_data == "mot15_fairmot_val" and explicit.weighting == "per_task"

@@ -98,3 +98,38 @@ def test_bad_settings_are_refused():
         tracking.TrackerRun(eval_data="mot20").evaluation_sequences()
     with pytest.raises(ValueError, match="'MOT16' or 'MOT17'"):
         tracking.write_submission(tracking.TrackerRun(), "MOT20", "/tmp/x")
+
+
+def test_runs_train_with_the_thesis_uncertainty_weighting_by_default():
+    run = tracking.TrackerRun(attention="explicit")
+    model = run.build_model(10)
+    assert run.weighting == "per_task" and set(model.uncertainty) == {"hm", "bbox", "id", "aux"}
+    assert set(tracking.TrackerRun(weighting="fairmot").build_model(10).uncertainty) == {"det", "id"}
+
+
+def test_an_evaluation_video_in_the_training_data_is_refused_by_name():
+    # MOT16/17 detector copies and ETH-Pedcross2 (= MOT17-05) are one video each
+    with pytest.raises(ValueError, match=r"ETH-Pedcross2, MOT16-02 \(as MOT17-05, MOT17-02\)"):
+        tracking.check_disjoint(["MOT17-02-SDP", "MOT17-05-FRCNN", "jde_eth/eth01"],
+                                ["KITTI-13", "ETH-Pedcross2", "MOT16-02", "TUD-Campus"])
+    tracking.check_disjoint(["MOT17-02-SDP", "MOT17-05"], ["KITTI-13", "TUD-Campus", "MOT17-04-DPM"])
+    # a model trained on the JDE mixture (all of MOT17) may not be scored on MOT17
+    mixture = tracking.TrackerRun(train_data="jde_mixture", eval_data="mot17_half_val")
+    with pytest.raises(ValueError, match="MOT17-02-SDP, MOT17-04-SDP, MOT17-05-SDP"):
+        mixture.check_evaluation()
+    # the half split is disjoint by frames; Table A.1's MOT15 subset by videos
+    assert tracking.TrackerRun().check_evaluation() == ["MOT17-02-SDP", "MOT17-04-SDP", "MOT17-05-SDP"]
+    a1 = tracking.TrackerRun(train_data="jde_mixture", eval_data="mot15_fairmot_val")
+    names = a1.check_evaluation()
+    assert names and set(names) <= set(tracking.MOT15_FAIRMOT_VAL)
+    assert not {"ETH-Pedcross2", "ETH-Bahnhof", "ETH-Sunnyday", "Venice-2", "ADL-Rundle-8"} & set(
+        tracking.MOT15_FAIRMOT_VAL)
+
+
+def test_split_of_reads_fairmots_images_layout(tmp_path):
+    smoke = dataset_root("mot17", profiles.resolve("smoke"))
+    (tmp_path / "images" / "train").mkdir(parents=True)
+    (tmp_path / "images" / "train" / "MOT17-02-SDP").symlink_to(smoke / "train" / "MOT17-02-SDP")
+    assert tracking.split_of(tmp_path, "MOT17-02-SDP") == "train"
+    assert tracking.split_of(smoke, "MOT17-02-SDP") == "train"
+    assert tracking.split_of(smoke, mot.sequences(smoke, "test").sequence.iloc[0]) == "test"

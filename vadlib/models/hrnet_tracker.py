@@ -62,15 +62,17 @@ Losses (:meth:`HRNetTracker.training_loss`, Eq. A.1-A.5, L1428-L1463):
 
 Weighting (``weighting=``):
 
-* ``"fairmot"`` (default): ``L_det = L_hm + 0.1 L_wh + L_off + aux_weight · L_aux`` and
-  ``L = ½ (e^{-s_det} L_det + e^{-s_id} L_id + s_det + s_id)``, ``s_det = -1.85``,
-  ``s_id = -1.05`` initially (FairMOT ``MotLoss``; the aux term exists only for
-  ``attention="explicit"`` with ``aux_weight > 0``);
-* ``"per_task"``: Eq. A.4/A.5 as printed, one learnable log-variance per task (the thesis'
-  ``W_x`` and ``s_x`` read as one parameter, Kendall et al.): ``L = ½ Σ_t (e^{-s_t} L_t + s_t)``
-  over t = hm, bbox (``L_bbox = L_wh + L_off``, Eq. A.2), id and -- explicit with
-  ``aux_weight > 0`` -- aux (``aux_weight · L_aux``); initial s_hm = s_bbox = s_aux = -1.85,
-  s_id = -1.05 (FairMOT's det / id values; the thesis gives none).
+* ``"per_task"`` (default; Eq. A.4/A.5 as printed): one learnable log-variance per task (the
+  thesis' ``W_x`` and ``s_x`` read as one parameter, Kendall et al.; the seed names both but
+  learns "weights" only, so a separate offset s_x would be a constant and the two can only be
+  one scalar): ``L = ½ Σ_t (e^{-s_t} L_t + s_t)`` over t = hm, bbox (``L_bbox = L_wh + L_off``,
+  Eq. A.2), id and -- explicit with ``aux_weight > 0`` -- aux (``aux_weight · L_aux``, its own
+  s_aux, Eq. A.5). Initial values are FairMOT's: s_hm = s_bbox = s_aux = -1.85 (its s_det),
+  s_id = -1.05 (its s_id); the thesis gives none;
+* ``"fairmot"`` (option; FairMOT ``MotLoss``): ``L_det = L_hm + 0.1 L_wh + L_off +
+  aux_weight · L_aux`` and ``L = ½ (e^{-s_det} L_det + e^{-s_id} L_id + s_det + s_id)``,
+  ``s_det = -1.85``, ``s_id = -1.05`` initially (the aux term exists only for
+  ``attention="explicit"`` with ``aux_weight > 0``).
 
 With ``aux_weight = 0`` or ``attention != "explicit"`` the auxiliary loss is not computed at all:
 it adds exactly 0 and sends no gradient to the auxiliary head.
@@ -256,7 +258,7 @@ class HRNetTracker(nn.Module):
 
     ``HRNetTracker(size="tiny" | "paper", attention="none" | "implicit" | "explicit", *,
     dense=False, gated=True, resolutions="all" | "highest", explicit_stage=3,
-    n_identities=14455, emb_dim=128, aux_weight=1.0, weighting="fairmot" | "per_task",
+    n_identities=14455, emb_dim=128, aux_weight=1.0, weighting="per_task" | "fairmot",
     max_objs=500, pretrained=False, seed=0)``
 
     * ``size``: "paper" = HRNet-W18, head_conv 256; "tiny" = widths 8/16/32/64, one block per
@@ -269,7 +271,8 @@ class HRNetTracker(nn.Module):
 
     Parameter names: ``backbone.*`` (FairMOT's HRNet names), ``heads.{hm,wh,reg,id}.*``,
     ``classifier.*``, ``uncertainty.*``; the variants add ``gates.*`` (keys ``s{src}_s{dst}_r{r}``)
-    and, explicit, ``aux_head.*``. ``attention="none"`` has exactly the first group, so its state
+    and, explicit, ``aux_head.*`` (and ``uncertainty.aux`` when ``weighting="per_task"``).
+    ``attention="none"`` has exactly the first group, so its state
     dict loads into any variant with ``strict=False``, and with :meth:`attention_disabled` the
     variant then computes exactly what the plain model computes.
 
@@ -286,7 +289,7 @@ class HRNetTracker(nn.Module):
     def __init__(self, size: str = "tiny", attention: str = "none", *, dense: bool = False,
                  gated: bool = True, resolutions: str = "all", explicit_stage: int = 3,
                  n_identities: int = 14455,
-                 emb_dim: int = 128, aux_weight: float = 1.0, weighting: str = "fairmot",
+                 emb_dim: int = 128, aux_weight: float = 1.0, weighting: str = "per_task",
                  max_objs: int = MAX_OBJS, pretrained: bool = False, seed: int = 0):
         super().__init__()
         _choice("size", size, SIZES)

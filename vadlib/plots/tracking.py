@@ -18,9 +18,10 @@ from vadlib.plots.widgets import interactive
 
 
 def _frame_paths(root: Path, sequence: str) -> pd.Series:
-    """frame number -> image path of ``sequence`` (in whichever split holds it)."""
+    """frame number -> image path of ``sequence`` (in whichever split holds it, either layout)."""
     from vadlib.data import mot
-    split = "train" if (Path(root) / "train" / sequence).is_dir() else "test"
+    from vadlib.runs.tracking import split_of
+    split = split_of(Path(root), sequence)
     return mot.frames(root, split, [sequence]).set_index("frame").path
 
 

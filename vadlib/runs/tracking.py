@@ -19,6 +19,18 @@ Data (``train_data`` / ``eval_data``):
 * ``"jde_mixture"``: the JDE/FairMOT training mixture of Table A.1 -- ETH, CityPersons, Caltech,
   CUHK-SYSU, PRW (JDE list files) plus all of MOT17 (SDP copy) -- identities made unique over
   sources. ``"mot15_train"``: every MOT15 training sequence, the thesis's validation set (L1484).
+  ``"mot15_fairmot_val"``: the 6-sequence subset of MOT15 train that JDE/FairMOT evaluate on
+  (:data:`MOT15_FAIRMOT_VAL`); Table A.1 ("as also done in JDE", L1529) is scored on it.
+
+No evaluation video may be in the training data: :meth:`TrackerRun.check_evaluation` (run before
+training) refuses, with :func:`check_disjoint`, e.g. the JDE mixture (all of MOT17) against all 11
+MOT15 sequences, since ETH-Pedcross2 is MOT16/17-05 (:data:`SAME_VIDEO`). The MOT17 half split is
+disjoint by frames.
+
+Loss: Eq. A.4/A.5's per-task uncertainty weighting (``weighting="per_task"``), FairMOT's two-term
+weighting as the option ``"fairmot"``. Schedule: the thesis's per-model one (L1515), or another
+model's (``schedule_from``) -- the Table A.5 explicit rows take the implicit/HRNet schedule so all
+rows of an ablation table get the same optimiser budget.
 
 Frames are resized to ``input_size`` (H, W) without letterboxing (MOT17's 16:9 frames keep their
 aspect at 1088×608); boxes are scaled back to the original pixels before evaluation. No
@@ -28,6 +40,7 @@ augmentation (JDE's affine and colour jitter are a training-transform detail lef
 from __future__ import annotations
 
 import math
+import re
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,7 +61,13 @@ from vadlib.tracking import track_sequence as associate
 
 INPUT_SIZE = {"paper": (608, 1088), "tiny": (96, 160)}  # (H, W); paper: FairMOT's default
 MODEL_FILE = "model.pt"
-EVAL_BENCHMARK = {"mot17_half_val": "MOT17", "mot15_train": "MOT15"}
+EVAL_BENCHMARK = {"mot17_half_val": "MOT17", "mot15_train": "MOT15", "mot15_fairmot_val": "MOT15"}
+#: FairMOT's "MOT15 val" (src/track.py, commit 7464c6c; data_manifests/mot15.yaml): the JDE/FairMOT
+#: evaluation subset of MOT15 train, without the ETH, Venice and ADL-Rundle-8 videos
+MOT15_FAIRMOT_VAL = ("KITTI-13", "KITTI-17", "ADL-Rundle-6", "PETS09-S2L1", "TUD-Campus", "TUD-Stadtmitte")
+#: one video under two benchmark names -> the name used here. ETH-Pedcross2 (MOT15) and MOT16/17-05
+#: are the same ETH clip: 837 frames, 640x480, 14 fps in both seqinfo files.
+SAME_VIDEO = {"ETH-Pedcross2": "MOT17-05"}
 TRAIN_DATA = ("mot17_half", "jde_mixture")
 JDE_SOURCES = ("jde_eth", "jde_citypersons", "jde_caltech", "jde_cuhksysu", "jde_prw")
 MOT17_COPY = "SDP"
@@ -64,6 +83,8 @@ class TrackerRun(Experiment):
     dense: bool = False
     gated: bool = True
     explicit_stage: int = 3
+    weighting: str = "per_task"  # per_task (Eq. A.4/A.5) | fairmot
+    schedule_from: str = ""  # "": the thesis's schedule of this attention; else that attention's
     train_data: str = "mot17_half"
     eval_data: str = "mot17_half_val"
     input_size: tuple[int, int] = INPUT_SIZE["tiny"]
@@ -100,20 +121,51 @@ class TrackerRun(Experiment):
         """(dataset root, sequence names, half) of ``eval_data``."""
         if self.eval_data not in EVAL_BENCHMARK:
             raise ValueError(f"eval_data must be one of {tuple(EVAL_BENCHMARK)}, got {self.eval_data!r}")
-        if self.eval_data == "mot15_train":
+        if self.eval_data in ("mot15_train", "mot15_fairmot_val"):
             root = self._root("mot15")
-            return root, list(mot.sequences(root, "train").sequence), None
+            available = list(mot.sequences(root, "train").sequence)
+            if self.eval_data == "mot15_train":
+                return root, available, None
+            names = [name for name in MOT15_FAIRMOT_VAL if name in available]
+            missing = [name for name in MOT15_FAIRMOT_VAL if name not in available]
+            if not names or (missing and not self.data.synthetic):
+                raise ValueError(f"MOT15 under {root} lacks {', '.join(missing)} of FairMOT's "
+                                 f"validation subset {MOT15_FAIRMOT_VAL}")
+            return root, names, None
         root = self._root("mot17")
         table = mot.sequences(root, "train")
         return root, list(table[table.detector == MOT17_COPY].sequence), "val"
 
+    def training_videos(self) -> list[str]:
+        """The videos the training data draw frames from: MOT17's (one name per video) and, for
+        the JDE mixture, ``<source>/<folder>`` of every list file's sequence folder."""
+        if self.train_data not in TRAIN_DATA:
+            raise ValueError(f"train_data must be one of {TRAIN_DATA}, got {self.train_data!r}")
+        table = mot.sequences(self._root("mot17"), "train")
+        names = sorted(set(table.video))
+        if self.train_data == "jde_mixture":
+            for source in JDE_SOURCES:
+                listed = self._root(source) / JDE_LIST_FILES[source][1]
+                folders = {Path(line.strip()).parts[1] for line in listed.read_text().splitlines()
+                           if len(Path(line.strip()).parts) > 2}
+                names += sorted(f"{source}/{folder}" for folder in folders)
+        return names
+
+    def check_evaluation(self) -> list[str]:
+        """The evaluation sequences, after :func:`check_disjoint` against the training videos
+        (the MOT17 half split is disjoint by frames and is not checked)."""
+        _, names, half = self.evaluation_sequences()
+        if not (half == "val" and self.train_data == "mot17_half"):
+            check_disjoint(self.training_videos(), names)
+        return names
+
     def build_model(self, n_identities: int):
         return HRNetTracker(size=self.budget.model_size, attention=self.attention, dense=self.dense,
                             gated=self.gated, explicit_stage=self.explicit_stage,
-                            n_identities=max(3, n_identities), seed=self.seed)
+                            n_identities=max(3, n_identities), weighting=self.weighting, seed=self.seed)
 
     def schedule(self):
-        return HRNetTracker.schedule(self.budget.model_size, self.attention)
+        return HRNetTracker.schedule(self.budget.model_size, self.schedule_from or self.attention)
 
     def total_steps(self, n_train: int, batch_size: int, epochs: int) -> int:
         return self.budget.steps(epochs, math.ceil(n_train / batch_size))
@@ -122,6 +174,7 @@ class TrackerRun(Experiment):
     def run(self, ctx: RunContext) -> dict[str, Any]:
         started = time.perf_counter()
         torch.manual_seed(self.seed)
+        self.check_evaluation()
         train_set, n_identities = self.training_set()
         model = self.build_model(n_identities).to(self.device)
         schedule = self.schedule()
@@ -141,11 +194,14 @@ class TrackerRun(Experiment):
                 "loss_first": history[0]["loss"] if history else None,
                 "loss_last": history[-1]["loss"] if history else None,
                 "parameters": model.parameter_counts(), "schedule": schedule.source,
+                "epochs": schedule.epochs, "batch_size": schedule.batch_size, "weighting": self.weighting,
+                "eval_sequences": names,
                 "wall_time_s": round(time.perf_counter() - started, 2)}
 
     def dry_run(self, ctx: RunContext) -> dict[str, Any]:
         """One training step and one tracked frame at this config's sizes on the smoke twins."""
         twin = replace(self, data=DataSource())
+        twin.check_evaluation()
         train_set, n_identities = twin.training_set()
         model = twin.build_model(n_identities)
         started = time.perf_counter()
@@ -165,11 +221,10 @@ class TrackerRun(Experiment):
         """From the thesis's own figure: ~60 h (implicit, 60 epochs, batch 16) / ~120 h (explicit,
         100 epochs, batch 8) on 2× 1080 Ti for the ~54k-image mixture (L1515), i.e. a GPU-time per
         step, times the steps this config runs (data size, epoch fraction, ``max_steps``)."""
-        schedule = self.schedule()
+        schedule, own = self.schedule(), HRNetTracker.schedule(self.budget.model_size, self.attention)
         images = 54000 if self.train_data == "jde_mixture" else 2650  # MOT17 half: 5,316 / 2 frames
-        full_steps = schedule.epochs * math.ceil(54000 / schedule.batch_size)
-        per_step = 2 * (120 if self.attention == "explicit" else 60) / full_steps  # two GPUs
-        return per_step * self.total_steps(images, schedule.batch_size, schedule.epochs)
+        per_image = 2 * (120 if self.attention == "explicit" else 60) / (own.epochs * 54000)  # two GPUs
+        return per_image * schedule.batch_size * self.total_steps(images, schedule.batch_size, schedule.epochs)
 
     def variant_label(self) -> str:
         if self.attention == "none":
@@ -212,9 +267,31 @@ def _to(batch: dict[str, Any], device: str) -> dict[str, Any]:
     return {**batch, "image": batch["image"].to(device)}
 
 
+def video_of(sequence: str) -> str:
+    """The video a sequence name shows: MOT16/MOT17 names without the detector suffix as
+    ``MOT17-NN``, :data:`SAME_VIDEO` aliases resolved, other names unchanged."""
+    sequence = SAME_VIDEO.get(sequence, sequence)
+    match = re.fullmatch(r"MOT1[67]-(\d+)(-(DPM|FRCNN|SDP))?", sequence)
+    return f"MOT17-{match.group(1)}" if match else sequence
+
+
+def check_disjoint(training: list[str], evaluation: list[str]) -> None:
+    """Raise ``ValueError`` naming every evaluation sequence whose video (:func:`video_of`) is
+    also a training video."""
+    seen = {video_of(name) for name in training}
+    overlap = [name for name in evaluation if video_of(name) in seen]
+    if overlap:
+        raise ValueError(f"evaluation sequences also in the training data: {', '.join(overlap)} "
+                         f"(as {', '.join(video_of(n) for n in overlap)})")
+
+
 def split_of(root: Path, sequence: str) -> str:
-    """The split (``"train"`` or ``"test"``) holding ``sequence`` under ``root``."""
-    return "train" if (root / "train" / sequence).is_dir() else "test"
+    """The split (``"train"`` or ``"test"``) holding ``sequence`` under ``root`` (either layout:
+    ``train/<seq>`` or FairMOT's ``images/train/<seq>``)."""
+    try:
+        return "train" if sequence in set(mot.sequences(root, "train").sequence) else "test"
+    except mot.DatasetError:
+        return "test"
 
 
 def detections(model, item: dict[str, Any], size, device: str = "cpu",
