@@ -309,3 +309,44 @@ def test_imagenet_errors_name_what_is_missing(tmp_path):
     (root / "classes.txt").unlink()
     with _fails("imagenet100", "no class folder in train/"):
         imagenet.index(root, "train")
+
+
+def _ramp_folder(tmp_path: Path, width: int = 120, height: int = 90) -> Path:
+    """An ImageNet-layout folder of one image whose red channel is x / (width - 1) and green y / (height - 1)."""
+    x = np.linspace(0, 255, width)[None, :].repeat(height, 0)
+    y = np.linspace(0, 255, height)[:, None].repeat(width, 1)
+    array = np.stack([x, y, np.zeros_like(x)], -1).round().astype(np.uint8)
+    for split in imagenet.SPLITS:
+        (tmp_path / "ramp" / split / "n00000001").mkdir(parents=True)
+        Image.fromarray(array).save(tmp_path / "ramp" / split / "n00000001" / "a.png")
+    return tmp_path / "ramp"
+
+
+def test_imagenet_mae_augmentation_crops_20_to_100_percent_flips_and_is_seeded(tmp_path):
+    folder = imagenet.ImageNetFolder(_ramp_folder(tmp_path), "train", resize=32, augment="mae")
+    torch.manual_seed(0)
+    draws = [folder[0]["image"] for _ in range(40)]
+    torch.manual_seed(0)
+    assert all(torch.equal(a, folder[0]["image"]) for a in draws)  # seeded by torch's generator
+    assert len({d.numpy().tobytes() for d in draws}) == len(draws)  # every epoch another crop
+    areas, flipped = [], []
+    for image in draws:
+        assert image.shape == (3, 32, 32)
+        red, green = image[0].numpy(), image[1].numpy()
+        # the ramps give the crop's extent in the source: its width and height fractions
+        areas.append((red.max() - red.min()) * (green.max() - green.min()))
+        flipped.append(red[:, 0].mean() > red[:, -1].mean())
+    assert min(areas) >= 0.2 * 0.9 and max(areas) <= 1.0 and max(areas) - min(areas) > 0.2
+    assert 5 <= sum(flipped) <= 35  # a flip with p = 1/2
+
+
+def test_imagenet_evaluation_crop_is_deterministic_and_central(tmp_path):
+    root = _ramp_folder(tmp_path)
+    folder = imagenet.ImageNetFolder(root, "val", resize=30)
+    first = folder[0]["image"]
+    assert torch.equal(first, folder[0]["image"])
+    red = first[0].numpy()
+    assert red[:, 0].mean() < red[:, -1].mean()  # never flipped
+    assert abs(red.mean() - 0.5) < 0.02 and first[1].max() - first[1].min() > 0.95  # the centre, full height
+    with pytest.raises(ValueError, match="augment"):
+        imagenet.ImageNetFolder(root, "train", augment="simclr")

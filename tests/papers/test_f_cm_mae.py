@@ -27,7 +27,7 @@ def test_printed_rows_map_to_the_runs_they_name():
     assert [(o["lambda_gauss"], o["lambda_kl"]) for o in f5] == [(1, 0), (2, 0), (5, 0), (10, 0), (10, 1), (10, 2),
                                                                   (10, 5), (10, 10)]
     assert full.model_size == "paper" and same.image_size == 224
-    assert len(f_cm_mae.plan(full)) == 1 + 5 + 8 + 3 + 2  # baseline, F.1-F.4 CM runs, F.5, F.6, figures
+    assert len(f_cm_mae.plan(full)) == 1 + 5 + 8 + 3 + 2 + 4  # baseline, F.1-F.4 CM runs, F.5, F.6, figures, F.2
 
 
 def test_the_plan_lists_each_run_once_tables_first_then_figures():
@@ -35,10 +35,11 @@ def test_the_plan_lists_each_run_once_tables_first_then_figures():
     plan = f_cm_mae.plan(full)
     assert len(set(plan)) == len(plan)
     assert plan[0] == run_config(full, f_cm_mae.MAE_BASELINE)
-    # the figure-only runs come last, in FIGURE_RUNS order
+    # the figure-only runs come last, in FIGURE_RUNS order, then Fig. F.2's first-epoch runs
     table_runs = {run for table_id in f_cm_mae.TABLE_ROWS for run in f_cm_mae.table_runs(full, table_id)}
     figure_only = [run_config(full, spec) for spec in f_cm_mae.FIGURE_RUNS.values()]
     figure_only = [run for run in figure_only if run not in table_runs]
+    figure_only += list(f_cm_mae.first_epoch_runs(full).values())
     assert plan[len(table_runs):] == figure_only and set(plan[:len(table_runs)]) == table_runs
     # F.1's runs are planned in its row order, before any run first named by a later table
     assert plan[:3] == f_cm_mae.table_runs(full, "F.1")
@@ -59,9 +60,21 @@ def test_a_table_and_the_curves_from_short_runs():
     printed = reported.load_table("F.4")
     keys = reported.info("F.4")["key_columns"]
     assert list(table.columns) == keys + ["Zero-shot Acc@1", "Zero-shot Acc@5"]
+    probed = f_cm_mae.table(settings, "F.4", probe=True)  # the same cached runs, the probe beside k-NN
+    assert list(probed.columns) == list(table.columns) + [f_cm_mae.PROBE_COLUMN]
+    assert probed[list(table.columns)].equals(table)
+    assert ((0 <= probed[f_cm_mae.PROBE_COLUMN]) & (probed[f_cm_mae.PROBE_COLUMN] <= 100)).all()
     assert table[keys].astype(str).values.tolist() == printed[keys].astype(str).values.tolist()
     assert ((0 <= table["Zero-shot Acc@1"]) & (table["Zero-shot Acc@1"] <= table["Zero-shot Acc@5"])).all()
     curves = f_cm_mae.curves(settings, {"MAE": f_cm_mae.MAE_BASELINE, "CM-MAE": f_cm_mae.UPDATED_SETTINGS})
     assert list(curves.run.unique()) == ["MAE", "CM-MAE"]
     assert {"step", "loss", "w_prog", "knn_acc1"} <= set(curves.columns)
     assert curves[curves.run == "CM-MAE"].w_prog.notna().all() and curves[curves.run == "MAE"].w_prog.isna().all()
+
+
+def test_fig_f2_runs_fix_lambda_prog_for_the_first_epoch():
+    smoke = profiles.resolve("smoke")
+    runs = f_cm_mae.first_epoch_runs(smoke)
+    assert list(runs) == [1.0, -0.001, -0.002, -0.1]  # T 3383, 3405
+    assert all(run.stop_epoch == 1 and dict(run.curriculum)["constant"] == lam for lam, run in runs.items())
+    assert set(runs.values()) <= set(f_cm_mae.plan(smoke))

@@ -104,3 +104,14 @@ def test_masked_fraction_figure_marks_the_mask_ratio():
     lines = fig.axes[0].get_lines()
     assert np.allclose(lines[0].get_ydata(), [0.5, 0.6, 0.7, 0.8])
     assert list(lines[1].get_ydata()) == [0.75, 0.75]
+
+
+def test_first_epoch_figure_shows_each_runs_last_point():
+    from vadlib.plots.masks import first_epoch_figure
+    runs = {"λ = 1": _kept(points=2, shown=2), "λ = -0.1": _kept(points=3, shown=2)}
+    runs["λ = -0.1"]["visible"][-1][0][:] = 0  # image 0 fully masked at the last point of the second run
+    fig = first_epoch_figure(runs, title="F.2")
+    assert len(fig.axes) == 2 * (1 + 2 * 2)
+    assert fig.axes[3].get_title() == "λ = -0.1\nvisible"
+    shown = fig.axes[3].get_images()[0].get_array()
+    assert np.allclose(shown, 0.5)  # every patch greyed

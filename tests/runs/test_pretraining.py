@@ -4,6 +4,8 @@ MAE and CM-MAE share, k-NN on the run's datasets, and bad input."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -101,17 +103,65 @@ def test_the_twin_uses_every_class_and_the_real_set_the_100_class_subset(monkeyp
     requested = []
 
     class Folder:
-        def __init__(self, root, split, classes, resize):
-            requested.append((split, classes, resize))
+        def __init__(self, root, split, classes, resize, augment=None):
+            requested.append((split, classes, resize, augment))
 
     monkeypatch.setattr(pretraining, "ImageNetFolder", Folder)
     monkeypatch.setattr(DataSource, "locate", lambda self, name, size="smoke": tmp_path)
     pretraining.PretrainRun(image_size=32).datasets()
     pretraining.PretrainRun(image_size=224, data=DataSource(kind="real")).datasets()
-    assert requested == [("train", None, 32), ("val", None, 32),
-                         ("train", "imagenet100", 224), ("val", "imagenet100", 224)]
+    pretraining.PretrainRun(image_size=224, data=DataSource(kind="real")).pretrain_set()
+    assert requested == [("train", None, 32, None), ("val", None, 32, None),
+                         ("train", "imagenet100", 224, None), ("val", "imagenet100", 224, None),
+                         ("train", "imagenet100", 224, "mae")]
+
+
+def test_pretraining_sees_new_crops_each_epoch_and_evaluation_the_same_images():
+    run = pretraining.PretrainRun()
+    def epoch():
+        return {path: image for batch in loader for path, image in zip(batch["path"], batch["image"])}
+
+    torch.manual_seed(run.seed)
+    loader = pretraining.data_loader(run.pretrain_set(), 4, shuffle=True, seed=run.seed)
+    first, second = epoch(), epoch()
+    assert first.keys() == second.keys()
+    assert all(not torch.equal(first[p], second[p]) for p in first)  # another crop of every image
+    torch.manual_seed(run.seed)
+    loader = pretraining.data_loader(run.pretrain_set(), 4, shuffle=True, seed=run.seed)
+    assert all(torch.equal(first[p], image) for p, image in epoch().items())  # seeded: a rerun repeats them
+    train_set, val_set = run.datasets()
+    for dataset in (train_set, val_set):
+        assert dataset.augment is None and torch.equal(dataset[0]["image"], dataset[0]["image"])
+    assert pretraining.PretrainRun(augment=None).pretrain_set().augment is None
+
+
+def test_loss_magnitudes_at_init():
+    run = pretraining.PretrainRun(method="cm_mae", model_options=(("lambda_gauss", 10.0), ("lambda_kl", 10.0)))
+    terms = pretraining.loss_magnitudes(run)
+    assert list(terms) == ["rec", "gauss_pdf", "gauss_code", "kl", "div"]
+    # the two Gaussian scales differ by the factor 1 / (σ²·2π) between 1/(σ√2π) and σ√2π
+    assert terms["gauss_pdf"] / terms["gauss_code"] == pytest.approx(1 / (0.12 ** 2 * 2 * np.pi), rel=1e-4)
+    doubled = pretraining.loss_magnitudes(replace(run, model_options=(("lambda_gauss", 20.0), ("lambda_kl", 20.0))))
+    assert doubled["gauss_pdf"] == pytest.approx(2 * terms["gauss_pdf"], rel=1e-5)
+    assert doubled["kl"] == pytest.approx(2 * terms["kl"], rel=1e-5) and doubled["rec"] == pytest.approx(terms["rec"])
+    coded = pretraining.loss_magnitudes(replace(run, model_options=(("gauss_scale", "code"),)))
+    assert list(coded)[1] == "gauss_code"
+    with pytest.raises(ValueError, match="cm_mae"):
+        pretraining.loss_magnitudes(pretraining.PretrainRun())
 
 
 def test_bad_method_is_refused():
     with pytest.raises(ValueError, match="'mae' or 'cm_mae'"):
         pretraining.PretrainRun(method="beit").build_model()
+
+
+def test_stop_epoch_trains_the_first_paper_epochs_steps_only():
+    settings = profiles.resolve("smoke", max_steps=400, eval_limit=10)
+    run = pretraining.run_config(settings, ("cm_mae", (("constant", -0.1),), ()))
+    full = run.total_steps(len(run.datasets()[0]), run.schedule())
+    short = replace(run, stop_epoch=1, eval_points=2)
+    result = experiment.execute(short)
+    assert result["train_steps"] == max(1, -(-full // pretraining.PAPER_EPOCHS))
+    assert all(h["w_prog"] == -0.1 for h in result["history"])
+    kept = pretraining.load_masks(short)
+    assert kept["epoch"][-1] == min(199, result["train_steps"] * pretraining.PAPER_EPOCHS // full)

@@ -33,6 +33,7 @@ import pandas as pd
 import torch
 from PIL import Image
 from torchvision.datasets import ImageFolder
+from torchvision.transforms import InterpolationMode, RandomHorizontalFlip, RandomResizedCrop
 
 from vadlib.data.errors import DatasetError
 
@@ -42,6 +43,10 @@ CLASS_LIST_FILE = Path(__file__).with_name("imagenet100_classes.txt")
 # torchvision.datasets.folder.IMG_EXTENSIONS, repeated so that index() needs no torch
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 INDEX_COLUMNS = ("split", "wnid", "label", "path")
+#: pre-training augmentations: "mae" = MAE's (He et al. 2022, main_pretrain.py) RandomResizedCrop
+#: (scale 0.2–1, bicubic) + horizontal flip; None = the deterministic evaluation crop
+AUGMENTATIONS = (None, "mae")
+MAE_CROP_SCALE = (0.2, 1.0)
 
 
 def read_class_list(path: str | Path) -> list[str]:
@@ -122,14 +127,25 @@ class ImageNetFolder(ImageFolder):
     ImageNet evaluation crop, no distortion); (height, width) resizes exactly; None keeps the
     stored size. ``transform`` acts on the image tensor (e.g. torchvision v2 augmentations).
     ``classes`` selects the classes (see :func:`select_classes`); ``class_to_idx`` and ``samples``
-    are ``ImageFolder``'s.
+    are ``ImageFolder``'s. ``augment="mae"`` replaces the fixed crop by MAE's pre-training
+    augmentation: a random-resized crop of the stored image (area 20–100 %, aspect 3/4–4/3) scaled
+    bicubically to ``resize`` (an int or (height, width)), then a horizontal flip with p = ½. Its
+    draws come from torch's global generator, so a run seeded with ``torch.manual_seed`` (and a
+    loader without worker processes) sees the same crops on every rerun and different ones each
+    epoch. Evaluation splits keep ``augment=None``: deterministic.
     """
 
     def __init__(self, root: str | Path, split: str = "train",
                  classes: str | Path | Sequence[str] | None = None,
                  resize: int | tuple[int, int] | None = 224,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None):
-        self.dataset_root, self.split, self.resize = Path(root), split, resize
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 augment: str | None = None):
+        if augment not in AUGMENTATIONS:
+            raise ValueError(f"augment must be one of {AUGMENTATIONS}, got {augment!r}")
+        if augment is not None and resize is None:
+            raise ValueError("augment needs an output size (resize)")
+        self.dataset_root, self.split, self.resize, self.augment = Path(root), split, resize, augment
+        self._augmentation = None if augment is None else _mae_augmentation(resize)
         self.index = index(root, split, classes)  # validates: DatasetError, never an empty set
         self._selected = list(dict.fromkeys(self.index.wnid))
         super().__init__(str(Path(root) / split), transform=None)
@@ -141,13 +157,21 @@ class ImageNetFolder(ImageFolder):
     def __getitem__(self, position: int) -> dict[str, Any]:
         path, label = self.samples[position]
         with Image.open(path) as image:
-            image = _resize(image.convert("RGB"), self.resize)
+            image = image.convert("RGB")
+            image = _resize(image, self.resize) if self._augmentation is None else self._augmentation(image)
             array = np.asarray(image, dtype=np.uint8)
         tensor = torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
         if self.image_transform is not None:
             tensor = self.image_transform(tensor)
         return {"image": tensor, "label": torch.tensor(label, dtype=torch.int64),
                 "wnid": self.classes[label], "path": path}
+
+
+def _mae_augmentation(size: int | tuple[int, int]) -> Callable[[Image.Image], Image.Image]:
+    crop = RandomResizedCrop(size if isinstance(size, int) else tuple(size), scale=MAE_CROP_SCALE,
+                             interpolation=InterpolationMode.BICUBIC)
+    flip = RandomHorizontalFlip()
+    return lambda image: flip(crop(image))
 
 
 def _resize(image: Image.Image, resize: int | tuple[int, int] | None) -> Image.Image:

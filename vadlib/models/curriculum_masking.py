@@ -121,8 +121,10 @@ the top-K of that Z is returned and stepped by the project's loop [X: cl-mae ste
 then the CMM, on the same batch; the difference is which MAE weights the CMM's step sees]. The
 optimiser state, the update count and the curriculum position travel in ``state_dict()``.
 
-Everything not exercised by the thesis's numbers (optimiser, lr, batch, augmentations, the k of
-L_div, the CMM's size, the final η) is a documented default, overridable in the constructor.
+Everything not exercised by the thesis's numbers (optimiser, lr, batch, the k of L_div, the CMM's
+size, the final η) is a documented default, overridable in the constructor. Augmentation is the
+data's business, not this module's: the pre-training run applies MAE's RandomResizedCrop + flip
+(:class:`vadlib.runs.pretraining.PretrainRun`, ``augment``).
 """
 
 from __future__ import annotations

@@ -4,10 +4,12 @@ A run is named by a spec ``(method, curriculum items, model option items)``
 (:func:`vadlib.runs.pretraining.run_config` turns it into a :class:`~vadlib.runs.pretraining.PretrainRun`
 under a profile). :data:`TABLE_ROWS` maps every printed row of Tables F.1–F.6 and 4.1 to its spec;
 rows that name the same configuration in different tables are one cached run. :data:`FIGURE_RUNS`
-are the runs behind Figs. F.3–F.5 only.
+are the runs behind Figs. F.3–F.5 only; :func:`first_epoch_runs` Fig. F.2's one-epoch λ_prog sweep.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -16,8 +18,28 @@ from vadlib import reported
 from vadlib.runs.experiment import run_experiments
 from vadlib.runs.pretraining import PAPER_EPOCHS, PretrainRun, load_masks, run_config
 
-__all__ = ["ABLATIONS", "FIGURE_RUNS", "MAE_BASELINE", "PAPER_EPOCHS", "SAME_CYCLE", "TABLE_ROWS", "THESIS_CM",
-           "THESIS_WEIGHTS", "UPDATED_SETTINGS", "cm", "curves", "masks", "plan", "rows", "table", "table_runs"]
+__all__ = [
+    "ABLATIONS",
+    "FIGURE_RUNS",
+    "FIRST_EPOCH_LAMBDAS",
+    "MAE_BASELINE",
+    "PAPER_EPOCHS",
+    "PROBE_COLUMN",
+    "SAME_CYCLE",
+    "TABLE_ROWS",
+    "THESIS_CM",
+    "THESIS_WEIGHTS",
+    "UPDATED_SETTINGS",
+    "cm",
+    "curves",
+    "first_epoch_masks",
+    "first_epoch_runs",
+    "masks",
+    "plan",
+    "rows",
+    "table",
+    "table_runs",
+]
 
 MAE_BASELINE = ("mae", (), ())
 #: Tables F.1–F.3 and F.6: the thesis's curriculum (η = 50, CMM trained throughout, same cycle);
@@ -62,6 +84,23 @@ FIGURE_RUNS = {"no_div": cm({}, lambda_div=0.0), "hard_no_kl": cm({"constant": -
                "easy_no_kl": TABLE_ROWS["F.5"][3][1], "easy_kl": TABLE_ROWS["F.5"][7][1]}
 
 
+#: Fig. F.2: the reconstruction after the first epoch for fixed λ_prog (T 3383, 3405)
+FIRST_EPOCH_LAMBDAS = (1.0, -0.001, -0.002, -0.1)
+
+
+def first_epoch_runs(settings) -> dict[float, PretrainRun]:
+    """Fig. F.2's runs: CM-MAE with λ_prog fixed at each of :data:`FIRST_EPOCH_LAMBDAS`, stopped
+    after the steps of the first paper epoch."""
+    return {lam: replace(run_config(settings, cm({"constant": lam})), stop_epoch=1) for lam in FIRST_EPOCH_LAMBDAS}
+
+
+def first_epoch_masks(settings) -> dict[float, dict[str, np.ndarray]]:
+    """The masks and reconstructions Fig. F.2's runs kept, per λ_prog (their last point = end of epoch 1)."""
+    runs = first_epoch_runs(settings)
+    run_experiments(list(runs.values()))
+    return {lam: load_masks(run) for lam, run in runs.items()}
+
+
 def rows(settings, table_id: str) -> tuple:
     """The ``(label, spec)`` rows of a table that a profile runs (ablations cut to ``ablation_limit``)."""
     table_rows = TABLE_ROWS[table_id]
@@ -75,8 +114,14 @@ def table_runs(settings, table_id: str) -> list[PretrainRun]:
     return list(dict.fromkeys(run_config(settings, spec) for _, spec in rows(settings, table_id)))
 
 
-def table(settings, table_id: str) -> pd.DataFrame:
-    """Reproduced k-NN accuracies (%) of a Paper F table, keyed like the printed one."""
+#: the extra column beside the printed k-NN ones: the linear probe each run computes at its end
+PROBE_COLUMN = "Linear probe Acc@1"
+
+
+def table(settings, table_id: str, probe: bool = False) -> pd.DataFrame:
+    """Reproduced k-NN accuracies (%) of a Paper F table, keyed like the printed one; with
+    ``probe`` also the linear probe's Acc@1 (:data:`PROBE_COLUMN`; the thesis prints none, so the
+    saved table leaves it out)."""
     printed = reported.load_table(table_id)
     keys = reported.info(table_id)["key_columns"]
     runs = [run_config(settings, spec) for _, spec in rows(settings, table_id)]
@@ -85,8 +130,10 @@ def table(settings, table_id: str) -> pd.DataFrame:
     for position, run in enumerate(runs):
         label_cells = {k: printed.iloc[position][k] for k in keys}
         result = results[run]
-        out.append({**label_cells, "Zero-shot Acc@1": result["acc1"], "Zero-shot Acc@5": result["acc5"]})
-    return pd.DataFrame(out, columns=keys + ["Zero-shot Acc@1", "Zero-shot Acc@5"])
+        out.append({**label_cells, "Zero-shot Acc@1": result["acc1"], "Zero-shot Acc@5": result["acc5"],
+                    PROBE_COLUMN: result["linear_probe"]})
+    columns = keys + ["Zero-shot Acc@1", "Zero-shot Acc@5"] + ([PROBE_COLUMN] if probe else [])
+    return pd.DataFrame(out, columns=columns)
 
 
 def curves(settings, specs: dict[str, tuple]) -> pd.DataFrame:
@@ -107,4 +154,5 @@ def plan(settings) -> list[PretrainRun]:
     """Every run of notebook 06: the tables' in table order, then the figures' (each once)."""
     runs = [run for table_id in TABLE_ROWS for run in table_runs(settings, table_id)]
     runs += [run_config(settings, spec) for spec in FIGURE_RUNS.values()]
+    runs += list(first_epoch_runs(settings).values())
     return list(dict.fromkeys(runs))

@@ -104,6 +104,32 @@ def masks_figure(kept: dict[str, np.ndarray], points: list[int] | None = None, t
     return fig
 
 
+def first_epoch_figure(kept_by_label: Mapping[str, dict[str, np.ndarray]], point: int = -1, title: str = ""):
+    """Fig. F.2 style: one pair of columns (visible patches, reconstruction) per run, at one
+    evaluation point of each (default its last), for the shown images (taken from the first run)."""
+    import matplotlib.pyplot as plt
+    labels = list(kept_by_label)
+    images = kept_by_label[labels[0]]["images"]
+    fig, axes = plt.subplots(len(images), 1 + 2 * len(labels),
+                             figsize=(1.5 * (1 + 2 * len(labels)), 1.6 * len(images) + 0.4), squeeze=False)
+    for r, image in enumerate(images):
+        axes[r, 0].imshow(np.clip(image.astype(np.float32).transpose(1, 2, 0), 0, 1))
+        for c, label in enumerate(labels):
+            kept = kept_by_label[label]
+            axes[r, 1 + 2 * c].imshow(masked_image(image, kept["visible"][point][r]))
+            axes[r, 2 + 2 * c].imshow(np.clip(kept["recon"][point][r].astype(np.float32).transpose(1, 2, 0), 0, 1))
+            if r == 0:
+                axes[0, 1 + 2 * c].set_title(f"{label}\nvisible", fontsize=8)
+                axes[0, 2 + 2 * c].set_title("reconstruction", fontsize=8)
+    axes[0, 0].set_title("image", fontsize=8)
+    for ax in axes.flat:
+        bare(ax)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def mask_diversity(kept: dict[str, np.ndarray], point: int = -1) -> float:
     """Mean pairwise Hamming distance (fraction of patches) between the shown images' masks at an
     evaluation point: 0 when the module gives every image the same mask (Fig. F.3's failure)."""

@@ -10,13 +10,20 @@ Tables F.1–F.6 and 4.1, plus a linear probe as an extra column. Which runs fil
 
 The curriculum is defined in the paper's epochs (200, η = 50 ...). A run that trains fewer steps
 (smoke, quick) maps its steps onto those 200 epochs: step s of S is epoch ⌊s·200/S⌋, so every
-curriculum stage happens, compressed. Along the run, ``eval_points`` k-NN evaluations on a
+curriculum stage happens, compressed (``stop_epoch`` stops after the steps of that many paper
+epochs: Fig. F.2's first-epoch reconstructions). Along the run, ``eval_points`` k-NN evaluations on a
 subsample give the accuracy curve, and the masks and reconstructions of four fixed validation
 images are kept for the figures (``masks.npz`` in the run directory).
 
 MAE and CM-MAE share the interface the run uses: ``set_epoch`` (a no-op for MAE), ``masks``
 (scores and masking: MAE's random one, CM-MAE's top-K of its module's scores) and
 ``autoencoder`` (the MAE that reconstructs).
+
+Augmentation [X: the thesis names none; CM-MAE follows MAE, so MAE's pre-training recipe]: the
+images the model trains on are random-resized crops (area 20–100 %, bicubic) with a horizontal
+flip (``augment="mae"``, :class:`vadlib.data.imagenet.ImageNetFolder`), drawn from the run's seeded
+torch generator; every evaluation (k-NN gallery and queries, linear probe, the shown images) uses
+the deterministic short-side resize + centre crop. ``augment=None`` trains on the centre crops.
 """
 
 from __future__ import annotations
@@ -59,18 +66,28 @@ class PretrainRun(Experiment):
     curriculum: tuple[tuple[str, Any], ...] = ()  # CurriculumSchedule arguments
     model_options: tuple[tuple[str, Any], ...] = ()  # CMMAE arguments (loss weights ...)
     image_size: int = 32
+    augment: str | None = "mae"  # pre-training augmentation (ImageNetFolder's), None: none
+    stop_epoch: int | None = None  # train only the steps of the first stop_epoch paper epochs (Fig. F.2)
     eval_points: int = 5
     budget: Budget = Budget()
     data: DataSource = DataSource()
     seed: int = 0
     device: str = "cpu"
 
+    def _classes(self):
+        return None if self.data.kind == "synthetic" else "imagenet100"
+
     def datasets(self) -> tuple[ImageNetFolder, ImageNetFolder]:
-        """(train, val) splits: every class of the synthetic twin, the 100-class subset of the real set."""
+        """(train, val) splits as evaluated (no augmentation): every class of the synthetic twin,
+        the 100-class subset of the real set."""
         root = self.data.locate("imagenet100")
-        classes = None if self.data.kind == "synthetic" else "imagenet100"
-        return (ImageNetFolder(root, "train", classes=classes, resize=self.image_size),
-                ImageNetFolder(root, "val", classes=classes, resize=self.image_size))
+        return (ImageNetFolder(root, "train", classes=self._classes(), resize=self.image_size),
+                ImageNetFolder(root, "val", classes=self._classes(), resize=self.image_size))
+
+    def pretrain_set(self) -> ImageNetFolder:
+        """The training split as pre-training sees it: with the run's augmentation."""
+        return ImageNetFolder(self.data.locate("imagenet100"), "train", classes=self._classes(),
+                              resize=self.image_size, augment=self.augment)
 
     def build_model(self) -> MAE | CMMAE:
         if self.method == "mae":
@@ -91,15 +108,17 @@ class PretrainRun(Experiment):
         started = time.perf_counter()
         torch.manual_seed(self.seed)
         train_set, val_set = self.datasets()
+        pretrain_set = self.pretrain_set()
         model = self.build_model().to(self.device)
         schedule = self.schedule()
-        steps = self.total_steps(len(train_set), schedule)
+        full_steps = self.total_steps(len(train_set), schedule)  # the steps of all PAPER_EPOCHS
+        steps = full_steps if self.stop_epoch is None else max(1, math.ceil(full_steps * self.stop_epoch / PAPER_EPOCHS))
         shown = torch.stack([val_set[i]["image"] for i in spread(len(val_set), SHOWN_IMAGES)]).to(self.device)
         snapshots: dict[str, list] = {"epoch": [], "scores": [], "recon": [], "visible": []}
         checkpoints = set(np.linspace(0, steps - 1, self.eval_points).round().astype(int).tolist())
 
         def on_step(step: int, logs: dict) -> dict | None:
-            epoch = min(PAPER_EPOCHS - 1, (step + 1) * PAPER_EPOCHS // steps)
+            epoch = min(PAPER_EPOCHS - 1, (step + 1) * PAPER_EPOCHS // full_steps)
             model.set_epoch(epoch)
             if step not in checkpoints:
                 return None
@@ -110,7 +129,7 @@ class PretrainRun(Experiment):
             return {"paper_epoch": epoch, "knn_acc1": accuracy["acc@1"], "knn_acc5": accuracy["acc@5"]}
 
         history = train(model, lambda batch: model.training_loss(batch["image"].to(self.device)),
-                        endless(data_loader(train_set, schedule.batch_size, shuffle=True, seed=self.seed)),
+                        endless(data_loader(pretrain_set, schedule.batch_size, shuffle=True, seed=self.seed)),
                         schedule=schedule, total_steps=steps, ctx=ctx, device=self.device,
                         description=f"{self.method} pre-training", on_step=on_step)
         model.eval()
@@ -131,7 +150,7 @@ class PretrainRun(Experiment):
         model = twin.build_model()
         started = time.perf_counter()
         train(model, lambda batch: model.training_loss(batch["image"]),
-              endless(data_loader(train_set, 2, shuffle=True)), schedule=self.schedule(), total_steps=1,
+              endless(data_loader(twin.pretrain_set(), 2, shuffle=True)), schedule=self.schedule(), total_steps=1,
               progress=False)
         model.eval()
         knn(model, train_set, val_set, 8, 4, "cpu")
@@ -219,3 +238,31 @@ def load_masks(config: PretrainRun) -> dict[str, np.ndarray]:
     """The masks/reconstructions a run kept: ``images`` (4×3×H×W), per evaluation point
     ``epoch``, ``scores`` and ``visible`` (P×4×n) and ``recon`` (P×4×3×H×W)."""
     return cached_file(config, MASKS_FILE, _load_npz)
+
+
+def loss_magnitudes(run: PretrainRun, n_images: int = 8) -> dict[str, float]:
+    """The masking module's loss terms at initialisation, each times its weight, on ``n_images``
+    training images of ``run`` (a CM-MAE run; evaluation crops, the run's seed): ``rec`` (the
+    progressive loss's reconstruction MSE at w = 1), ``gauss_<scale>`` = λ_GL·L_Gauss for every
+    Gaussian scale (:data:`~vadlib.models.curriculum_masking.GAUSS_SCALES`, the run's own first),
+    ``kl`` = λ_KL·L_KL and ``div`` = λ_div·L_div. It measures the thesis's remark that at
+    λ_GL = λ_KL = 10 "the magnitudes of the Progressive loss, Gaussian loss, and KL loss become
+    nearly equal" (T 3483) against each scale."""
+    from vadlib.models.curriculum_masking import GAUSS_SCALES, gaussian_loss
+
+    if run.method != "cm_mae":
+        raise ValueError("loss magnitudes are a CM-MAE run's (method='cm_mae')")
+    torch.manual_seed(run.seed)
+    train_set, _ = run.datasets()
+    model = run.build_model().eval()
+    images = torch.stack([train_set[i]["image"] for i in spread(len(train_set), n_images)])
+    with torch.no_grad():
+        z = model.masker(model._cmm_input(images).float())
+        _, parts = model.cmm_losses(images.float(), z, 1.0)
+        scales = (model.gauss_scale,) + tuple(s for s in GAUSS_SCALES if s != model.gauss_scale)
+        out = {"rec": float(parts["prog_rec"])}
+        for scale in scales:
+            out[f"gauss_{scale}"] = model.lambda_gauss * float(gaussian_loss(z, model.gauss_mu, model.gauss_sigma, scale))
+        out["kl"] = model.lambda_kl * float(parts["kl"])
+        out["div"] = model.lambda_div * float(parts["div"])
+    return out
