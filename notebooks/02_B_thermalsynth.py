@@ -69,11 +69,17 @@ display(nb.table("B.1"))
 display(nb.table("3.1"))
 
 # %% [markdown]
-# ## The pipeline (Figs. B.3–B.5)
+# ## The pipeline (Figs. B.3, B.5)
 #
 # `vadlib.thermal` regenerates ThermalSynth step by step. Backgrounds: a per-clip temporal median
 # at 1 fps over the harbour (the quay and pier, where real people walk; the water keeps its
-# waves), from Seasons-in-Drift clips (their synthetic twin under smoke). People: the paper renders
+# waves), from 69 h of Seasons-in-Drift clips drawn uniformly at random with the run's seed (the
+# paper's "69 hours sampled uniformly", L1720, read as every clip equally likely; the evenly spaced
+# reading is `sample_clips(..., method="even")`), every clip of the synthetic twin under smoke.
+# The water mask (fall labels), the median mask and the crop come from the dataset's
+# `harbour_view.json` (the real release has none: draw it; the twin writes its own), and the real
+# test sets need their `roi.json`: no run falls back to the twin's polygons. The first figure is
+# the result of the whole pipeline (not a printed figure). People: the paper renders
 # Mixamo characters in Unity, which cannot run inside a Python package, so a procedural articulated
 # human (head, torso, limbs; skin and cotton regions) walks, stands, topples or jumps into the
 # water, rendered to per-material maps (your own renders plug in through
@@ -84,12 +90,55 @@ display(nb.table("3.1"))
 
 # %%
 from vadlib import thermal
+from vadlib.data.thermal import sid_clips, sid_view
+from vadlib.plots import thermal as thermal_plots
 
-backgrounds = list(thermal.sid_backgrounds(root))
-example = thermal.generate_samples(backgrounds[:1], 6, seed=1, fall_fraction=0.5, keep_frames=True)
+# the paper draws 69 of the 298 hours uniformly (L1720); the run draws them with its seed (the
+# twin has fewer clips than that, so every clip is used); the geometry is the dataset's own file
+view = sid_view(root)
+clips = thermal.sample_clips(sid_clips(root), thermal.PAPER_BACKGROUND_HOURS, seed=nb.settings.seed)
+print(f"{len(clips)} background clips drawn (69 h = {int(thermal.PAPER_BACKGROUND_HOURS * 30)} clips at full size)")
+backgrounds = [thermal.clip_backgrounds(root, clips[0], view=view)]
+example = thermal.generate_samples(backgrounds, 6, seed=1, fall_fraction=0.5, keep_frames=True, view=view)
 falling = int(example.meta.sequence_id[example.labels == 1].iloc[0])
 fig = plots.pipeline_strip(backgrounds[0].median, example.frames[falling], clip=backgrounds[0].clip)
-nb.figure(fig, "B.3_pipeline")
+nb.figure(fig, "B_background_and_composites")
+plt.show()
+
+# %% [markdown]
+# ### Fig. B.3 — the post-processing steps
+#
+# One shaded person (the procedural stand-in for the Mixamo character), then the 3×3 Gaussian blur,
+# the uniform noise and the JPEG artefacts, as `PostProcess(..., steps=[])` records them, and the
+# screen composite on the background. Crops around the person; grey levels 0–255 as composited.
+
+# %%
+person = thermal.render_sequence("walk", rng=3, view=view, shape=backgrounds[0].shape)
+frame = next(f for f in person.frames if f.material.any())
+shaded = thermal.ThermalShader().shade(frame.material, frame.albedo, person.materials)
+steps = []
+foreground = thermal.PostProcess()(shaded, rng=0, steps=steps)
+crop = thermal_plots.person_box(frame.material, margin=8)
+composited = thermal.composite(foreground, backgrounds[0].frames[0])
+fig = thermal_plots.postprocess_strip([step[crop] for step in steps], composited[crop])
+nb.figure(fig, "B.3_postprocessing")
+plt.show()
+
+# %% [markdown]
+# ### Fig. B.5 — gain and level
+#
+# The same person composited with the shader's gain G and level L varied around the paper's
+# G = 0.05, L = 20 (Eq. B.4); all other settings and the noise draw as above. The paper's grid
+# values are not given in the text; these are ours.
+
+# %%
+sweep = {}
+for gain in (0.025, 0.05, 0.1):
+    for level in (0, 20, 60):
+        shade = thermal.ThermalShader(gain=gain, level=level).shade(frame.material, frame.albedo, person.materials)
+        sweep[gain, level] = thermal.composite(thermal.PostProcess()(shade, rng=0), backgrounds[0].frames[0])[crop]
+fig = thermal_plots.gain_level_grid(sweep)
+nb.figure(fig, "B.5_gain_level")
 plt.show()
 
 # %% [markdown]
@@ -112,7 +161,7 @@ print(thermal.shader_report())
 
 # %%
 fig = plots.sample_grid(example.samples, example.labels, kinds=example.meta.kind.tolist())
-nb.figure(fig, "B.5_samples")
+nb.figure(fig, "B_generated_samples")
 plt.show()
 
 # %% [markdown]

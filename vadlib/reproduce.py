@@ -42,7 +42,7 @@ class Outcome:
 
 @dataclass(frozen=True)
 class OutputCheck:
-    """Declared outputs against written ones, as ``"table A.1"`` / ``"figure B.5_samples"``."""
+    """Declared outputs against written ones, as ``"table A.1"`` / ``"figure B.5_gain_level"``."""
 
     notebook: str
     missing: tuple[str, ...] = ()  # declared and required, not written: the notebook failed

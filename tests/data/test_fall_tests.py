@@ -134,15 +134,20 @@ def test_hand_made_set_stacks_its_frames_in_time_order(tmp_path):
     assert Path(data.meta["path"][0]).name == "image_9.png"
 
 
-def test_without_roi_json_the_harbour_view_crop_is_used(tmp_path):
+def test_without_roi_json_a_real_set_is_refused_naming_the_file(tmp_path):
+    """No silent fallback to the twin's crop (review D2): the error names the set and roi.json."""
     root = _hand_made(tmp_path, "clip,start,label\nc,0,0\n", roi=False)
-    ramp = np.tile(np.linspace(0, 255, 40).astype(np.uint8), (30, 1))
-    ramp[15:] //= 2  # some vertical structure too
-    for path in (root / "frames" / "c").iterdir():
-        cv2.imwrite(str(path), ramp)
-    sample = fall_tests.load(root).samples[0]
-    expected = warp_roi(ramp, HARBOUR_VIEW.roi_corners(ramp.shape))
-    assert all(np.array_equal(channel, expected) for channel in sample)
+    with pytest.raises(DatasetError, match=r"intentional_fall[\s\S]*roi\.json"):
+        fall_tests.load(root)
+
+
+def test_the_twins_write_their_crop_and_the_loader_reads_it(tiny):
+    """The twin's roi.json holds HARBOUR_VIEW's crop at the twin's size, so smoke exercises the
+    reader real sets go through."""
+    for name, root in tiny.items():
+        corners = np.asarray(json.loads((root / "roi.json").read_text())["corners"], np.float32)
+        sizes = twin.TWIN_SPECS[name].sizes["tiny"]
+        assert np.array_equal(corners, HARBOUR_VIEW.roi_corners((sizes.height, sizes.width)))
 
 
 def test_extra_columns_and_an_explicit_name(tmp_path):

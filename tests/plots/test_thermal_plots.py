@@ -84,3 +84,27 @@ def test_confusion_grid_places_each_matrix_by_its_keys_and_annotates_the_counts(
     assert not axes[1, 1].axison  # no Dummy run of ResNet-18: an empty cell
     with pytest.raises(ValueError, match="no confusion matrices"):
         plots.confusion_grid({})
+
+
+def test_postprocess_strip_and_gain_level_grid_show_what_they_are_given():
+    from vadlib.plots import thermal as thermal_plots
+    from vadlib.thermal import PostProcess
+
+    shaded = np.zeros((20, 12), np.float32)
+    shaded[5:15, 4:8] = 41.0
+    steps = []
+    PostProcess()(shaded, rng=0, steps=steps)
+    assert len(steps) == len(thermal_plots.POSTPROCESS_STEPS)  # shader, blur, noise, JPEG
+    box = thermal_plots.person_box(shaded, margin=2)
+    assert (box[0].start, box[0].stop, box[1].start, box[1].stop) == (3, 17, 2, 10)
+    fig = thermal_plots.postprocess_strip([s[box] for s in steps], np.full((14, 8), 7, np.uint8))
+    axes = fig.axes
+    assert len(axes) == 5 and np.array_equal(shown(axes[0]), steps[0][box])
+    assert axes[1].get_title() == "Gaussian blur 3×3"
+    images = {(g, l): np.full((4, 4), int(10 * g + l), np.uint8) for g in (1, 2) for l in (0, 20)}
+    fig = thermal_plots.gain_level_grid(images)
+    assert [ax.get_title() for ax in fig.axes] == ["G = 1, L = 0", "G = 1, L = 20", "G = 2, L = 0", "G = 2, L = 20"]
+    assert int(shown(fig.axes[3])[0, 0]) == 40
+    with pytest.raises(ValueError, match="steps"):
+        thermal_plots.postprocess_strip(steps[:2])
+    plt.close("all")

@@ -31,6 +31,31 @@ def test_a_run_trains_keeps_the_best_validation_checkpoint_and_tests_on_unseen_b
     intentional_fall = result["real_tests"]["intentional_fall"]
     assert intentional_fall["n"] == 77 and intentional_fall["falls"] == 18  # the thesis's counts (L1818)
     assert set(result["real_tests"]) == {"intentional_fall", "dummy_fall"}  # the twins stand in for both
+    # the twin has fewer clips than 69 h: every clip, in time order, stored with the result
+    assert result["background_clips"] == [b.clip for b in train_backgrounds + test_backgrounds]
+
+
+def test_backgrounds_are_a_seeded_draw_and_the_geometry_comes_from_the_dataset(tmp_path):
+    import shutil
+
+    from vadlib.data import DatasetError
+    from vadlib.data.harbour import VIEW_FILE
+    from vadlib.data.thermal import sid_clips
+
+    twin = synthetic.generate("seasons_in_drift", size="tiny", data_root=tmp_path / "twins")
+    everything = sorted(sid_clips(runs.FallClassifierRun()._root())["clip"])
+    hours = 2 * 2 / 60  # two clips
+    drawn = {seed: runs.FallClassifierRun(background_hours=hours, seed=seed).background_clips()
+             for seed in range(6)}
+    assert all(len(c) == 2 and set(c) <= set(everything) for c in drawn.values())
+    assert drawn[0] == runs.FallClassifierRun(background_hours=hours, seed=0).background_clips()
+    assert len({tuple(c) for c in drawn.values()}) > 1  # the seed decides
+    # a real-layout root without the geometry file is refused, naming the dataset and the file
+    shutil.copytree(twin, tmp_path / "real" / "seasons_in_drift")
+    next((tmp_path / "real" / "seasons_in_drift").rglob(VIEW_FILE)).unlink()
+    run = runs.FallClassifierRun(data=DataSource("real", str(tmp_path / "real")))
+    with pytest.raises(DatasetError, match=rf"seasons_in_drift[\s\S]*{VIEW_FILE}"):
+        run.backgrounds()
 
 
 def test_real_test_sets_that_are_missing_are_recorded_not_fatal(tmp_path):

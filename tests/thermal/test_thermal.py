@@ -207,10 +207,48 @@ def test_backgrounds_through_the_seasons_in_drift_loader(tmp_path):
     assert bg.frames.shape == frames.shape == (10, 72, 96) and list(bg.frame_ids) == list(ids)
     assert np.array_equal(bg.frames[:, ~bg.median_mask], frames[:, ~bg.median_mask])
     assert len(list(ts.sid_backgrounds(root))) == len(table)
-    assert ts.sample_clips(table, hours=2 * 2 / 60) == [sorted(table["clip"])[i] for i in (0, 2)]
-    assert ts.sample_clips(table, hours=10) == sorted(table["clip"])
+    assert ts.sample_clips(table, hours=2 * 2 / 60, method="even") == [sorted(table["clip"])[i] for i in (0, 2)]
+    assert ts.sample_clips(table, hours=10) == sorted(table["clip"])  # the twin: fewer clips, all used
+    # the geometry is the dataset's file, which the twin writes; HARBOUR_VIEW round-trips through it
+    assert thermal.sid_view(root) == HARBOUR_VIEW
     with pytest.raises(ValueError, match="need 288×384"):
         ts.clip_backgrounds(root, clip, shape=(288, 384))
+
+
+def test_clip_sampling_is_uniform_and_seeded():
+    """L1720: 69 of 298 h "sampled uniformly". Property: every clip has the same inclusion
+    probability k / n (binomial bound over 2,000 seeds), the sample has k distinct clips in time
+    order, the same seed gives the same clips and another seed other clips."""
+    clips = [f"2021{m:02d}{d:02d}/clip_{i}_{h:02d}00" for m, d, i, h in
+             ((1 + j // 120, 1 + (j // 24) % 5, j, j % 24) for j in range(60))]
+    k = 15
+    hours = k * 2 / 60
+    picks = [ts.sample_clips(clips, hours, seed=seed) for seed in range(2000)]
+    assert all(len(set(p)) == len(p) == k and p == sorted(p) for p in picks)
+    counts = pd.Series([c for p in picks for c in p]).value_counts().reindex(clips, fill_value=0)
+    expected, sd = 2000 * k / 60, np.sqrt(2000 * (k / 60) * (1 - k / 60))
+    assert (np.abs(counts - expected) < 5 * sd).all()
+    assert picks[0] == ts.sample_clips(clips, hours, seed=0)
+    assert picks[0] != picks[1]
+    assert ts.sample_clips(clips, ts.PAPER_BACKGROUND_HOURS) == sorted(clips)  # fewer than 2,070
+    with pytest.raises(ValueError, match="method"):
+        ts.sample_clips(clips, hours, method="dated")
+
+
+def test_real_layout_root_without_harbour_view_is_refused(tmp_path):
+    """A Seasons-in-Drift root without harbour_view.json raises DatasetError naming the dataset
+    and the file (no fallback to the twin's geometry)."""
+    from vadlib.data import thermal
+    from vadlib.data.errors import DatasetError
+
+    base = tmp_path / "seasons_in_drift" / "LTD Dataset" / "LTD Dataset"
+    (base / "Image Dataset" / "20210101" / "clip_1_0000").mkdir(parents=True)
+    (base / "metadata.csv").write_text("Folder name,Clip Name,DateTime\n20210101,clip_1_0000,01-01-2021 00:00\n")
+    with pytest.raises(DatasetError, match=r"seasons_in_drift[\s\S]*harbour_view\.json"):
+        thermal.sid_view(tmp_path / "seasons_in_drift")
+    (base / "harbour_view.json").write_text("{\"water\": 1}")
+    with pytest.raises(DatasetError, match="harbour_view.json is malformed"):
+        thermal.sid_view(tmp_path / "seasons_in_drift")
 
 
 def test_bad_background_input():

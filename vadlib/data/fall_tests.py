@@ -25,11 +25,11 @@ layout** (a convention, not the authors' layout)::
                                         frames start, start+1, start+2 of <clip> (0-based
                                         positions in that order); label 1 = fall, 0 = no fall;
                                         further columns are kept in the metadata
-      roi.json                          optional: {"corners": [[x, y], [x, y], [x, y], [x, y]]},
-                                        the water quadrilateral TL, TR, BR, BL in pixels; without
-                                        it, vadlib's HARBOUR_VIEW.roi_corners(frame shape), drawn
-                                        for the synthetic twin's view (draw your own for the
-                                        real footage)
+      roi.json                          required: {"corners": [[x, y], [x, y], [x, y], [x, y]]},
+                                        the water quadrilateral TL, TR, BR, BL in pixels, drawn
+                                        for the set's footage; a set without it raises
+                                        DatasetError (no fallback to the synthetic twin's crop;
+                                        the twins write theirs)
 
 :func:`load` returns a :class:`vadlib.data.harbour.ThermalSynthSet` like the synthetic
 training data: each frame warped once with :func:`~vadlib.data.harbour.warp_roi`, channel c
@@ -46,7 +46,7 @@ import numpy as np
 import pandas as pd
 
 from vadlib.data.errors import DatasetError
-from vadlib.data.harbour import HARBOUR_VIEW, ThermalSynthSet, warp_roi
+from vadlib.data.harbour import ThermalSynthSet, warp_roi
 from vadlib.data.integrity import read_record
 from vadlib.data.thermal import _check_root
 
@@ -162,8 +162,7 @@ def _warped_frames(root: Path, name: str, table: pd.DataFrame,
             raise DatasetError(name, root, f"frames differ in size: {_relative(root, path)} is "
                                f"{_size(frame.shape)}, earlier frames are {_size(shape)}")
         shape = frame.shape
-        warped[clip, position] = warp_roi(frame, corners if corners is not None
-                                          else _default_corners(shape))
+        warped[clip, position] = warp_roi(frame, corners)
     return warped
 
 
@@ -183,10 +182,12 @@ def _read_frame(root: Path, name: str, path: Path) -> np.ndarray:
     return image
 
 
-def _roi_corners(root: Path, name: str) -> np.ndarray | None:
+def _roi_corners(root: Path, name: str) -> np.ndarray:
     path = root / ROI_FILE
     if not path.is_file():
-        return None
+        raise DatasetError(name, root, f"no {ROI_FILE}: the water quadrilateral "
+                           "{\"corners\": [[x, y] x 4]} (TL, TR, BR, BL in pixels) drawn for this "
+                           "set's footage (vadlib does not fall back to the synthetic twin's crop)")
     try:
         corners = np.asarray(json.loads(path.read_text())["corners"], dtype=np.float32)
     except (ValueError, KeyError, TypeError) as error:
@@ -196,10 +197,6 @@ def _roi_corners(root: Path, name: str) -> np.ndarray | None:
         raise DatasetError(name, root, f"{ROI_FILE} must hold 4 corners [x, y] (TL, TR, BR, BL in "
                            f"pixels), got an array of shape {corners.shape}")
     return corners
-
-
-def _default_corners(shape: tuple[int, int]) -> np.ndarray:
-    return HARBOUR_VIEW.roi_corners(shape)
 
 
 def _meta(table: pd.DataFrame, frame_files: dict[str, list[Path]]) -> pd.DataFrame:

@@ -55,15 +55,17 @@ the paper's proportions (:data:`PAPER_COUNTS`). :mod:`vadlib.thermal.dataset` ge
 
 from __future__ import annotations
 
+import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
 import pandas as pd
 
-__all__ = ["FALL_KINDS", "FRAME_SHAPE", "HARBOUR_VIEW", "NO_FALL_KINDS", "PAPER_COUNTS", "SAMPLE_SIZE",
+__all__ = ["FALL_KINDS", "FRAME_SHAPE", "HARBOUR_VIEW", "NO_FALL_KINDS", "VIEW_FILE", "PAPER_COUNTS", "SAMPLE_SIZE",
            "TRIPLET", "HarbourView", "PinholeCamera", "ThermalSynthSet", "polygon_mask",
            "split_by_sequence", "warp_roi"]
 
@@ -137,6 +139,38 @@ class HarbourView:
                 raise ValueError(f"{name} polygon needs at least 3 points")
         if not 0 <= self.horizon_v < self.walk_rows[0] < self.walk_rows[1] <= 1:
             raise ValueError("need 0 <= horizon_v < walk_rows[0] < walk_rows[1] <= 1")
+
+    # ------------------------------------------------------------------------ file form
+
+    def to_dict(self) -> dict:
+        """The view as plain JSON-able lists and numbers (the layout of :data:`VIEW_FILE`)."""
+        return json.loads(json.dumps(asdict(self)))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "HarbourView":
+        """Inverse of :meth:`to_dict` (polygons back to tuples); unknown keys raise ``TypeError``."""
+        def poly(points):
+            return None if points is None else tuple(tuple(float(c) for c in p) for p in points)
+        data = dict(data)
+        for name in ("water", "quay", "quay_edge", "roi", "pier"):
+            if name in data:
+                data[name] = poly(data[name])
+        if "median_areas" in data:
+            data["median_areas"] = tuple(poly(p) for p in data["median_areas"])
+        if "walk_rows" in data:
+            data["walk_rows"] = tuple(float(v) for v in data["walk_rows"])
+        return cls(**data)
+
+    def write(self, path: str | Path) -> Path:
+        """Write the view as JSON to ``path`` (e.g. ``<dataset>/harbour_view.json``)."""
+        path = Path(path)
+        path.write_text(json.dumps(self.to_dict(), indent=1) + "\n")
+        return path
+
+    @classmethod
+    def read(cls, path: str | Path) -> "HarbourView":
+        """The view written by :meth:`write` (``ValueError`` / ``TypeError`` / ``KeyError`` if malformed)."""
+        return cls.from_dict(json.loads(Path(path).read_text()))
 
     # ------------------------------------------------------------------------ image regions
 
@@ -232,7 +266,16 @@ HARBOUR_VIEW = HarbourView(
     ),
     pier=((0.25, 0.58), (_edge_u(0.58), 0.58), (_edge_u(0.64), 0.64), (0.25, 0.64)),
 )
-"""The default view: the synthetic Seasons-in-Drift twin's harbour (see the module docstring)."""
+"""The synthetic Seasons-in-Drift twin's harbour (see the module docstring). The twin writes it
+to :data:`VIEW_FILE` next to its metadata.csv; runs read the geometry from the dataset's file
+(:func:`vadlib.data.thermal.sid_view`), never from this constant, so real data without a drawn
+view fails instead of silently using the twin's polygons."""
+
+#: The harbour geometry file of a Seasons-in-Drift root (next to metadata.csv): a
+#: :meth:`HarbourView.to_dict` as JSON -- normalised (column / width, row / height) polygons
+#: ``water``, ``quay``, ``quay_edge``, ``roi`` (TL, TR, BR, BL), ``median_areas``, ``pier`` and the
+#: camera numbers. The release ships none: draw it for the real view (vadlib's convention).
+VIEW_FILE = "harbour_view.json"
 
 
 # ------------------------------------------------------------------------------ samples

@@ -53,6 +53,10 @@ Intensity (W/m²), Min of sunshine latest 10 min (minutes). ``Image Dataset`` ma
 ``Image_Dataset`` or ``frames``. Metadata rows whose clip was not extracted are skipped (the
 release's script extracts a chosen subset).
 
+Harbour geometry (not in the release; vadlib's convention): ``harbour_view.json`` next to
+metadata.csv, read by :func:`sid_view` (see :data:`vadlib.data.harbour.VIEW_FILE`). Paper B's
+runs need it and refuse a root without it; the synthetic twin writes its own.
+
 Frame index (what :func:`index`, :func:`sid_clip_frames` and :func:`sid_index` return; the format
 of :mod:`vadlib.data.video`): ``video`` (clip id), ``frame`` (0-based), ``path``, ``label``:
 1 abnormal, 0 normal (every training frame of Thermal Rare Event is normal by construction),
@@ -219,14 +223,41 @@ def sid_index(root: str | Path, clips_table: pd.DataFrame | Sequence[str] | None
     return pd.concat([sid_clip_frames(root, clip) for clip in ids], ignore_index=True)
 
 
-def _seasons_dirs(root: str | Path) -> tuple[Path, Path]:
-    """(folder holding metadata.csv, frame folder)."""
+def sid_view(root: str | Path):
+    """The harbour geometry of a Seasons-in-Drift root: :data:`vadlib.data.harbour.VIEW_FILE` next
+    to metadata.csv, as a :class:`~vadlib.data.harbour.HarbourView` (water mask for the fall
+    labels, median mask, crop quadrilateral). The release ships no such file and the thesis
+    publishes no polygon: draw one for the real view. A missing or malformed file raises
+    :class:`DatasetError` naming it; there is no fallback to the synthetic twin's polygons
+    (:data:`~vadlib.data.harbour.HARBOUR_VIEW`), which the twin writes to this file itself."""
+    from vadlib.data.harbour import VIEW_FILE, HarbourView
+
+    base = _seasons_base(root)
+    path = base / VIEW_FILE
+    if not path.is_file():
+        raise DatasetError(SEASONS, base, f"no {VIEW_FILE} next to metadata.csv: the harbour "
+                           "geometry (water, quay, median areas, crop quadrilateral as normalised "
+                           "polygons, HarbourView.write) is not in the release; draw it for this "
+                           "camera view (vadlib does not fall back to the synthetic twin's polygons)")
+    try:
+        return HarbourView.read(path)
+    except (ValueError, TypeError, KeyError) as error:
+        raise DatasetError(SEASONS, base, f"{VIEW_FILE} is malformed ({error}); write it with "
+                           "HarbourView.write") from None
+
+
+def _seasons_base(root: str | Path) -> Path:
     root = _check_root(SEASONS, root)
     base = next((root / nest for nest in SEASONS_NESTING if (root / nest / "metadata.csv").is_file()), None)
     if base is None:
         raise DatasetError(SEASONS, root, "no metadata.csv (looked in the root and in "
                            "'LTD Dataset/LTD Dataset/')")
-    base = base.resolve()
+    return base.resolve()
+
+
+def _seasons_dirs(root: str | Path) -> tuple[Path, Path]:
+    """(folder holding metadata.csv, frame folder)."""
+    base = _seasons_base(root)
     frames_root = next((base / name for name in SEASONS_FRAME_DIRS if (base / name).is_dir()), None)
     if frames_root is None:
         hint = (" — the release ships mp4 clips in 'Video Clips/'; extract frames with its "

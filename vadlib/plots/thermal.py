@@ -26,8 +26,9 @@ def _show_sample(ax, sample: np.ndarray, title: str) -> None:
 
 
 def pipeline_strip(background: np.ndarray, frames: Sequence[np.ndarray], clip: str = ""):
-    """Fig. B.3's idea in one row: a background (H × W grey) and the first three composited frames
-    (H × W grey each) of a person on it."""
+    """A background (H × W grey) and the first three composited frames (H × W grey each) of a
+    person on it (the whole pipeline's result; not Fig. B.3, which :func:`postprocess_strip`
+    draws)."""
     import matplotlib.pyplot as plt
     if len(frames) < 3:
         raise ValueError(f"need three composited frames, got {len(frames)}")
@@ -43,10 +44,66 @@ def pipeline_strip(background: np.ndarray, frames: Sequence[np.ndarray], clip: s
     return fig
 
 
+def person_box(mask: np.ndarray, margin: int = 6) -> tuple[slice, slice]:
+    """Row and column slices of the bounding box of ``mask`` (H × W, nonzero = person) grown by
+    ``margin`` pixels and clipped to the image; the whole image when the mask is empty."""
+    mask = np.asarray(mask) != 0
+    if not mask.any():
+        return slice(0, mask.shape[0]), slice(0, mask.shape[1])
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    return (slice(max(0, rows[0] - margin), min(mask.shape[0], rows[-1] + 1 + margin)),
+            slice(max(0, cols[0] - margin), min(mask.shape[1], cols[-1] + 1 + margin)))
+
+
+POSTPROCESS_STEPS = ("thermal shader", "Gaussian blur 3×3", "random noise", "JPEG (DCT) artefacts")
+
+
+def postprocess_strip(steps: Sequence[np.ndarray], composited: np.ndarray | None = None,
+                      titles: Sequence[str] = POSTPROCESS_STEPS):
+    """Fig. B.3: the post-processing chain step by step, left to right (``steps``: the images
+    :class:`vadlib.thermal.PostProcess` appends with ``steps=[]``, H × W, 8-bit units, all the
+    same crop), then the composite on the background when given. Grey 0-255, no rescaling."""
+    import matplotlib.pyplot as plt
+    if len(steps) != len(titles):
+        raise ValueError(f"{len(steps)} steps for {len(titles)} titles")
+    panels = list(steps) + ([composited] if composited is not None else [])
+    names = list(titles) + (["screen composite (Eq. B.5)"] if composited is not None else [])
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.4 * len(panels), 3.4), squeeze=False)
+    for ax, image, name in zip(axes[0], panels, names):
+        ax.imshow(np.clip(np.asarray(image, float), 0, 255), cmap="gray", vmin=0, vmax=255)
+        ax.set_title(name, fontsize=9)
+        bare(ax)
+    fig.suptitle("Post-processing pipeline (Fig. B.3 layout)", fontsize=10)
+    return fig
+
+
+def gain_level_grid(images: Mapping[tuple[float, float], np.ndarray]):
+    """Fig. B.5: one composited crop per (gain G, level L), rows by G and columns by L
+    (``images[(G, L)]``: H × W uint8), grey 0-255 without rescaling."""
+    import matplotlib.pyplot as plt
+    if not images:
+        raise ValueError("no images to draw")
+    gains = sorted({g for g, _ in images})
+    levels = sorted({l for _, l in images})
+    fig, axes = plt.subplots(len(gains), len(levels), figsize=(2.2 * len(levels), 2.6 * len(gains)),
+                             squeeze=False)
+    for r, gain in enumerate(gains):
+        for c, level in enumerate(levels):
+            ax = axes[r, c]
+            if (gain, level) not in images:
+                ax.set_axis_off()
+                continue
+            ax.imshow(images[gain, level], cmap="gray", vmin=0, vmax=255)
+            ax.set_title(f"G = {gain:g}, L = {level:g}", fontsize=9)
+            bare(ax)
+    fig.suptitle("Gain and level of the thermal shader (Fig. B.5 layout)", fontsize=10)
+    return fig
+
+
 def sample_grid(samples: np.ndarray, labels: Sequence[int], kinds: Sequence[str] | None = None,
                 rows: int = 2, columns: int = 4):
     """The first ``rows × columns`` samples (N × 3 × H × W uint8) as colour images titled with their
-    label and, when given, the kind of sequence they come from (Fig. B.5); cells left over stay
+    label and, when given, the kind of sequence they come from; cells left over stay
     empty."""
     import matplotlib.pyplot as plt
     fig, axes = plt.subplots(rows, columns, figsize=(3 * columns, 2.1 * rows), squeeze=False)

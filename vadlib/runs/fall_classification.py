@@ -1,7 +1,10 @@
 """Paper B's classifiers trained on ThermalSynth data: one cached experiment per network.
 
-A run generates the synthetic set with :mod:`vadlib.thermal` (backgrounds from Seasons-in-Drift
-clips -- the synthetic twin under smoke -- procedural people, the thermal shader, post-processing,
+A run generates the synthetic set with :mod:`vadlib.thermal` (backgrounds from
+``background_hours`` = 69 h of Seasons-in-Drift clips drawn uniformly with the run's seed, L1720 --
+every clip of the synthetic twin under smoke, which has fewer; the clip list is stored with the
+result -- with the harbour geometry read from the dataset's ``harbour_view.json``, never the
+twin's constant; procedural people, the thermal shader, post-processing,
 3-frame samples of the warped water area, 185×115×3), splits it by sequence into training and
 validation as the paper's 69,000 / 34,596, trains a torchvision AlexNet or ResNet-18 (two
 classes, random initialisation: the paper does not say ImageNet weights) with SGD, lr 10⁻³,
@@ -38,7 +41,8 @@ from vadlib.profiles import resolve_device
 from vadlib.runs import code
 from vadlib.runs.experiment import Budget, Experiment, RunContext
 from vadlib.runs.train import data_loader, endless, train
-from vadlib.thermal import generate_samples, sid_backgrounds
+from vadlib.data.thermal import sid_clips, sid_view
+from vadlib.thermal import PAPER_BACKGROUND_HOURS, clip_backgrounds, generate_samples, sample_clips
 
 #: the paper's two classifiers (Tables B.2, B.3) and the CPU-sized learnability check (not in the paper)
 ARCHITECTURES = ("alexnet", "resnet18", "small_cnn")
@@ -61,6 +65,7 @@ class FallClassifierRun(Experiment):
     n_sequences: int = SEQUENCES["tiny"]
     test_sequences: int = TEST_SEQUENCES["tiny"]
     test_clip_share: float = 0.25
+    background_hours: float = PAPER_BACKGROUND_HOURS
     budget: Budget = Budget()
     data: DataSource = DataSource()
     seed: int = 0
@@ -69,9 +74,20 @@ class FallClassifierRun(Experiment):
     def _root(self):
         return self.data.locate("seasons_in_drift")
 
+    def view(self):
+        """The harbour geometry of the Seasons-in-Drift root (its ``harbour_view.json``; the twin
+        writes its own): water mask for the labels, median mask, crop. Missing → DatasetError."""
+        return sid_view(self._root())
+
+    def background_clips(self) -> list[str]:
+        """``background_hours`` of clips drawn uniformly with the run's seed (L1720: 69 of 298 h),
+        in time order; all clips when the root has fewer (the twin)."""
+        return sample_clips(sid_clips(self._root()), self.background_hours, seed=self.seed)
+
     def backgrounds(self):
         """(training clips' backgrounds, held-out clips' backgrounds)."""
-        clips = list(sid_backgrounds(self._root()))
+        root, view = self._root(), self.view()
+        clips = [clip_backgrounds(root, clip, view=view) for clip in self.background_clips()]
         if len(clips) < 2:
             raise ValueError("ThermalSynth needs at least two background clips (training and held-out test)")
         held_out = max(1, int(round(len(clips) * self.test_clip_share)))
@@ -80,9 +96,10 @@ class FallClassifierRun(Experiment):
     def generated_sets(self):
         """(train, validation, test) :class:`vadlib.data.harbour.ThermalSynthSet`."""
         train_backgrounds, test_backgrounds = self.backgrounds()
-        generated = generate_samples(train_backgrounds, self.n_sequences, seed=self.seed)
+        view = self.view()
+        generated = generate_samples(train_backgrounds, self.n_sequences, seed=self.seed, view=view)
         train_set, val_set = generated.split(seed=self.seed)
-        test_set = generate_samples(test_backgrounds, self.test_sequences, seed=self.seed + 10_000)
+        test_set = generate_samples(test_backgrounds, self.test_sequences, seed=self.seed + 10_000, view=view)
         return train_set, val_set, test_set
 
     def real_tests(self) -> dict[str, Any]:
@@ -145,7 +162,7 @@ class FallClassifierRun(Experiment):
         return {"synthetic_test": scores, "real_tests": real, "best_val_accuracy": best["accuracy"], "best_step": best["step"],
                 "train_samples": len(train_set), "val_samples": len(val_set), "test_samples": len(test_set),
                 "train_falls": int(train_set.labels.sum()), "test_falls": int(test_set.labels.sum()),
-                "train_steps": steps, "loss_first": history[0]["loss"], "loss_last": history[-1]["loss"],
+                "background_clips": self.background_clips(), "train_steps": steps, "loss_first": history[0]["loss"], "loss_last": history[-1]["loss"],
                 "schedule": schedule.source, "wall_time_s": round(time.perf_counter() - started, 2)}
 
     def dry_run(self, ctx: RunContext) -> dict[str, Any]:

@@ -19,11 +19,14 @@ What this module does:
   of frames is the mean of the two middle values rounded to the nearest integer (half to even).
 * :func:`clip_backgrounds` / :func:`sid_backgrounds`: the same for clips read through the
   Seasons-in-Drift loader (:func:`vadlib.data.thermal.sid_clip_frames`, frames read as 8-bit
-  grayscale); :func:`sample_clips` picks clips uniformly over time (69 h = 2,070 two-minute clips,
-  :data:`PAPER_BACKGROUND_HOURS`).
+  grayscale); :func:`sample_clips` draws 69 h of clips (2,070 two-minute clips,
+  :data:`PAPER_BACKGROUND_HOURS`) uniformly at random with a seed -- every clip equally likely
+  (``method="even"``: evenly spaced in time instead). With fewer clips than that (the twin) every
+  clip is used.
 * Masks: the default median mask and water mask come from :data:`vadlib.data.harbour.HARBOUR_VIEW`
   (our polygons, drawn for the synthetic twin's view -- the paper publishes none; see
-  :mod:`vadlib.data.harbour`). Pass ``median_mask=`` / ``water_mask=`` (bool H×W arrays) or
+  :mod:`vadlib.data.harbour`). Runs pass the dataset's own view
+  (:func:`vadlib.data.thermal.sid_view`, which refuses a root without one). Pass ``median_mask=`` / ``water_mask=`` (bool H×W arrays) or
   ``view=`` (a :class:`~vadlib.data.harbour.HarbourView`) to use your own.
 
 Decisions where the paper is silent (ours):
@@ -205,31 +208,48 @@ def clip_backgrounds(root: str | Path, clip: str, **options) -> Backgrounds:
     return extract_backgrounds(frames, clip=clip, frame_ids=ids, **options)
 
 
+SAMPLING = ("random", "even")
+
+
 def sample_clips(clips: pd.DataFrame | Sequence[str], hours: float = PAPER_BACKGROUND_HOURS,
-                 clip_minutes: float = CLIP_MINUTES) -> list[str]:
-    """``hours`` of clips sampled uniformly over time: evenly spaced positions in the time-sorted
-    list, each the middle of its share (all clips when there are fewer). ``clips``: a
-    :func:`vadlib.data.thermal.sid_clips` table or clip ids (``<YYYYMMDD>/clip_<n>_<HHMM>`` sort
-    in time order)."""
-    ids = (list(clips.sort_values("datetime")["clip"]) if isinstance(clips, pd.DataFrame)
+                 clip_minutes: float = CLIP_MINUTES, *, seed: int = 0,
+                 method: str = "random") -> list[str]:
+    """``hours`` of clips (``hours · 60 / clip_minutes`` of them: 2,070 for the paper's 69 h)
+    sampled uniformly from the dataset, in time order; all clips when there are fewer.
+
+    ``method="random"`` (default; L1720 "69 hours ... sampled uniformly"): a simple random sample
+    without replacement drawn with ``seed``, so every clip is picked with the same probability
+    ``wanted / len(clips)``; ``"even"``: no randomness, evenly spaced positions in the time-sorted
+    list (each the middle of its share). ``clips``: a :func:`vadlib.data.thermal.sid_clips` table
+    or clip ids (``<YYYYMMDD>/clip_<n>_<HHMM>`` sort in time order)."""
+    if method not in SAMPLING:
+        raise ValueError(f"method must be one of {SAMPLING}, got {method!r}")
+    ids = (list(clips.sort_values("datetime", kind="stable")["clip"]) if isinstance(clips, pd.DataFrame)
            else sorted(clips))
     wanted = int(round(hours * 60 / clip_minutes))
     if wanted <= 0:
         raise ValueError(f"hours must give at least one clip, got {hours}")
     if wanted >= len(ids):
         return ids
-    positions = np.floor((np.arange(wanted) + 0.5) * len(ids) / wanted).astype(int)  # centred
+    if method == "even":
+        positions = np.floor((np.arange(wanted) + 0.5) * len(ids) / wanted).astype(int)  # centred
+    else:
+        positions = np.sort(np.random.default_rng([seed, 1720]).choice(len(ids), wanted, replace=False))
     return [ids[p] for p in positions]
 
 
 def sid_backgrounds(root: str | Path, clips: Sequence[str] | None = None, *,
-                    hours: float | None = None, **options) -> Iterator[Backgrounds]:
+                    hours: float | None = None, seed: int = 0, method: str = "random",
+                    **options) -> Iterator[Backgrounds]:
     """Backgrounds of several Seasons-in-Drift clips, one clip at a time (all clips, the given
-    ids, or ``hours`` of clips sampled by :func:`sample_clips`)."""
+    ids, or ``hours`` of clips sampled by :func:`sample_clips` with ``seed`` and ``method``).
+    Pass ``view=`` (e.g. :func:`vadlib.data.thermal.sid_view` of the root) for the dataset's own
+    geometry."""
     from vadlib.data.thermal import sid_clips
 
     if clips is None:
         table = sid_clips(root)
-        clips = sample_clips(table, hours) if hours is not None else list(table["clip"])
+        clips = (sample_clips(table, hours, seed=seed, method=method) if hours is not None
+                 else list(table["clip"]))
     for clip in clips:
         yield clip_backgrounds(root, clip, **options)

@@ -21,7 +21,7 @@ from vadlib import paths
 from vadlib.data.integrity import read_record, write_record
 
 SIZES = ("tiny", "smoke", "large")
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: the thermal twins write their geometry files (harbour_view.json, roi.json)
 
 # Each module defines TWINS: {dataset name: generate(out_dir, *, size, seed) -> None}.
 _MODULES = ("mot", "video_anomaly", "thermal", "fall_tests", "mvtec", "dtd", "brats", "imagenet")

@@ -6,10 +6,11 @@ layouts are unknown, so both twins are written in the companion layout that
 
     frames/<clip>/0000.jpg ...      full thermal frames of the harbour (8-bit grey), in time order
     samples.csv                     one row per 3-frame sample: clip,start,label (1 = fall)
+    roi.json                        the water quadrilateral: HARBOUR_VIEW's crop, drawn for this view
 
 The frames come from the harbour renderer of :mod:`.thermal` (the Seasons-in-Drift scene: people
-walk on the quay; :data:`vadlib.data.harbour.HARBOUR_VIEW` is drawn for this view, so no
-``roi.json`` is written). Each set has event clips and walking-only clips:
+walk on the quay; :data:`vadlib.data.harbour.HARBOUR_VIEW` is drawn for this view, and the twin
+writes its crop to ``roi.json``, which the loader requires of every set). Each set has event clips and walking-only clips:
 
 * ``intentional_fall`` (Bonderup et al., ISVC 2016; volunteers jumping into the water, spring
   2016): the event is the renderer's ``jump`` (a person walks to the quay edge and jumps in).
@@ -40,17 +41,20 @@ with the labels of their three frames, both computed from the generator's own pl
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from vadlib.data.harbour import HARBOUR_VIEW
 from vadlib.data.synthetic.thermal import (PIER, Actor, ClipPlan, _conditions, _edge, _event, _save_jpeg,
                                            _walkers, render_clip)
 
 TRIPLET = 3
 SAMPLE_COLUMNS = ("clip", "start", "label")
+ROI_FILE = "roi.json"  # as vadlib.data.fall_tests reads it
 
 
 @dataclass(frozen=True)
@@ -182,6 +186,8 @@ def _generator(name: str):
             for number, frame in enumerate(render_clip(plan, sizes.width, sizes.height)):
                 _save_jpeg(folder / f"{number:04d}.jpg", frame)
         truth(name, size, seed).loc[:, list(SAMPLE_COLUMNS)].to_csv(out / "samples.csv", index=False)
+        corners = HARBOUR_VIEW.roi_corners((sizes.height, sizes.width))
+        (out / ROI_FILE).write_text(json.dumps({"corners": corners.astype(float).tolist()}) + "\n")
     generate.__name__ = f"generate_{name}"
     generate.__doc__ = f"Write the synthetic twin of {name} (see the module docstring)."
     return generate

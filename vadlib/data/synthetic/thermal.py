@@ -13,6 +13,8 @@ set. Frames are 8-bit grayscale JPEGs.
   (``extract_images.py`` of IvanNik17/Seasonal-Changes-in-Thermal-Surveillance-Imaging)::
 
       LTD Dataset/LTD Dataset/metadata.csv            one row per clip (the release's columns)
+      LTD Dataset/LTD Dataset/harbour_view.json       the twin's geometry (HARBOUR_VIEW), in the
+                                                      file a real root must provide (sid_view)
       LTD Dataset/LTD Dataset/Image Dataset/<YYYYMMDD>/clip_<n>_<HHMM>/image_0000.jpg ...
 
   clips spread over January-August with people walking on the quay (fewer at night).
@@ -50,6 +52,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from PIL import Image
+
+from vadlib.data.harbour import HARBOUR_VIEW, VIEW_FILE
 
 METADATA_COLUMNS = ("Folder name", "Clip Name", "DateTime", "Temperature", "Humidity",
                     "Precipitation", "Dew Point", "Wind Direction", "Wind Speed",
@@ -423,6 +427,7 @@ def generate_seasons(out: Path, *, size: str, seed: int) -> None:
             _save_jpeg(folder / f"image_{number:04d}.jpg", frame)
         rows.append(plan.metadata)
     pd.DataFrame(rows, columns=list(METADATA_COLUMNS)).to_csv(out / "metadata.csv", index=False)
+    HARBOUR_VIEW.write(out / VIEW_FILE)  # the twin's geometry, in the file real roots must provide
 
 
 def generate_rare_event(out: Path, *, size: str, seed: int) -> None:
