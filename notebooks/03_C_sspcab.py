@@ -81,7 +81,8 @@ plt.show()
 # Paper C tunes the block inside a plain auto-encoder "that follows the basic architecture" of
 # Georgescu et al. [12] with everything else of that framework removed; neither paper lists its
 # layers, so `vadlib.models.plain_ae` is our frame-level reading of it (three conv + pool stages,
-# SSPCAB at the decoder's penultimate convolution). Each row is a cached run of `vadlib.runs.video_ad`
+# SSPCAB at the decoder's penultimate convolution; Adam, lr 1e-3, batch 64 and 20 epochs at either
+# model size, our choice since Paper C gives no schedule). Each row is a cached run of `vadlib.runs.video_ad`
 # with the row's loss, d, k′, r and attention. Frame AUC is micro and macro (macro pads every video
 # with a normal frame scored 0 and an abnormal one scored 1, the authors' convention); RBDC/TBDC
 # come from the error maps binarised at the 99.9th percentile of the maps of normal training frames
@@ -100,12 +101,21 @@ display(nb.table("C.1", reproduced=c1))
 # %% [markdown]
 # ## Table C.2 — MVTec AD
 #
-# DRAEM (reconstructive + discriminative networks, SSPCAB in both at their penultimate
-# convolutions) and CutPaste 3-way (SSPCAB at ResNet-18's last stride-1 convolution), each trained
+# DRAEM (reconstructive + discriminative networks; one SSPCAB at the discriminative network's
+# penultimate convolution) and CutPaste 3-way (SSPCAB at ResNet-18's last stride-1 convolution), each trained
 # per class with and without the block (λ = 0.1), plus the ensemble of five CutPaste models
 # (seeds 0–4; each model's scores standardised on its own normal training scores, then averaged:
 # the paper does not say how its ensemble combines scores). Every (host, block, class, seed) is a
 # cached run of `vadlib.runs.image_ad`. CutPaste trains from scratch, as the 95.2/96.1 baselines do.
+#
+# Where SSPCAB goes in DRAEM is a contradiction in the seeds: Paper C says "We introduce SSPCAB
+# into both the localization and detection networks" (thesis L2132), and also "Regardless of the
+# underlying framework [...], we add only one instance of SSPCAB" (L2286; supplementary L83, whose
+# list includes DRAEM). We follow the single instance, in the discriminative network, because
+# Paper D compares + SSPCAB and + SSMCTB (also "only one instance", L2812) row against row on the
+# same DRAEM numbers (Table D.3 repeats this table's SSPCAB column), and two blocks would carry
+# twice the self-supervised weight λ. Both networks is the run option
+# `ImageAnomalyRun(..., sspcab_networks="both")`.
 #
 # The Overall row is the mean of the 15 classes; it is reproduced only when all 15 ran. Its
 # printed DRAEM + SSPCAB localization AP is 69.9, but the per-class values average to 70.34
@@ -158,10 +168,11 @@ plots.show(view)
 # Park et al.'s memory-guided model [21] (reconstruction variant: its 82.8 on Avenue is the
 # printed baseline), each with and without SSPCAB at its penultimate convolution. FFP on Avenue
 # uses the official Avenue intensity-loss weight 0.001. Cells the thesis leaves empty stay empty
-# (MNAD does not localise, so it has no RBDC/TBDC there). The other methods are shown as printed (not run): they are other
-# papers' systems, not hosts of this companion. The framework of Georgescu et al. [12] is
-# object-centric (a detector, appearance and motion auto-encoders, adversarial classifiers) and is
-# not reimplemented; its plain auto-encoder stands in only for the ablations.
+# (MNAD does not localise, so it has no RBDC/TBDC there). The other methods are shown as printed: not yet run here.
+# Some are hosts of Paper C that this companion has not implemented yet (HF2-VAD [17], planned;
+# the framework of Georgescu et al. [12], object-centric: a detector, appearance and motion
+# auto-encoders, adversarial classifiers), whose plain auto-encoder stands in only for the
+# ablations; the rest are other papers' baselines.
 
 # %%
 c3 = c_sspcab.comparison_table(nb.settings, "C.3")

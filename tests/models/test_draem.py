@@ -377,7 +377,7 @@ def _conv_call_order(module, x):
 @pytest.mark.parametrize("cls,x", [(DRAEM, torch.rand(2, 3, 32, 32)),
                                    (DRAEM3d, torch.rand(2, 1, 4, 32, 32))])
 def test_block_sites_are_penultimate_convs(cls, x):
-    host = cls("tiny", in_channels=x.shape[1])
+    host = cls("tiny", in_channels=x.shape[1], sspcab_networks=("reconstructive", "discriminative"))
     assert host.block_sites == tuple(host.SITES.values())
     for net_name, inp in (("reconstructive", x), ("discriminative", torch.cat((x, x), 1))):
         net = getattr(host, net_name)
@@ -387,6 +387,10 @@ def test_block_sites_are_penultimate_convs(cls, x):
         assert conv.in_channels == conv.out_channels and all(s == 1 for s in conv.stride)
     assert host.block_sites_for("sspcab") == tuple(host.SITES.values())
     assert host.block_sites_for("SSMCTB3d") == (host.SITES["discriminative"],)
+    # default: one instance of either block, in the discriminative network (T L2286, L2812)
+    default = cls("tiny", in_channels=x.shape[1])
+    assert default.block_sites_for("sspcab") == default.block_sites_for("ssmctb") == (host.SITES["discriminative"],)
+    assert default.block_sites == (host.SITES["discriminative"],)
     with pytest.raises(ValueError, match="unknown block kind"):
         host.block_sites_for("cbam")
     custom = cls("tiny", in_channels=x.shape[1], ssmctb_networks=("reconstructive",),
@@ -405,7 +409,7 @@ def test_trains_on_mvtec_twin_with_and_without_blocks(mvtec_batch, kind, sites):
     host = DRAEM("tiny", seed=0)
     before = [t.shape for t in host.score(mvtec_batch)]
     if kind:
-        _insert(host, kind, host.block_sites if sites == "both" else host.block_sites_for(kind))
+        _insert(host, kind, tuple(host.SITES.values()) if sites == "both" else host.block_sites_for(kind))
 
     def fixed_loss():
         host.reset_rng(123)

@@ -71,3 +71,20 @@ def test_inference_times_fill_the_image_row_of_table_d7():
     assert times["Relative expansion (%)"].iloc[1] == pytest.approx(100 * (with_block - base) / base)
     row = paper.table_d7_image(times)
     assert set(row.columns) <= set(reported.load_table("D.7").columns)
+
+
+def test_each_d6_macro_number_is_shown_with_its_policy(monkeypatch):
+    """D1: beside every reproduced macro AUC of Table D.6, the single-class policy and the clips
+    it averages (the Thermal Rare Event manifest's "skip")."""
+    def fake(runs):
+        return [{"auc_macro": 0.5 + 0.1 * i, "auc_micro": 0.5, "rbdc": None, "tbdc": None,
+                 "macro_policy": video_ad.MACRO_POLICY[r.dataset], "macro_videos": 2,
+                 "frame_scores": {"a": {}, "b": {}, "c": {}}} for i, r in enumerate(runs)]
+    monkeypatch.setattr(video_ad, "run_experiments", fake)
+    settings = profiles.resolve("smoke")
+    table = paper.macro_policies(settings, "D.6")
+    d6 = paper.comparison_table(settings, "D.6")
+    assert list(table.Method) == list(d6.Method)
+    assert table["reproduced"].tolist() == pytest.approx(d6["AUC Macro"].tolist())
+    assert set(table["single-class policy"]) == {"skip"} and set(table["videos averaged"]) == {2}
+    assert set(table["test videos"]) == {3}

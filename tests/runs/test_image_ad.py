@@ -112,3 +112,55 @@ def test_3d_examples_show_the_slice_with_the_largest_lesion():
     mask[2, :4, :4] = 1
     assert image_ad.example_slice(volume, mask) == 2
     assert image_ad.example_slice(volume, torch.zeros(4, 8, 8)) == 2  # no lesion: the middle
+
+
+def _blocks(host):
+    from vadlib.models.blocks import SSMCTB, SSPCAB
+    return [name for name, m in host.named_modules() if isinstance(m, (SSPCAB, SSMCTB))]
+
+
+@pytest.mark.parametrize("host", ["draem", "draem3d"])
+def test_draem_gets_one_sspcab_like_one_ssmctb_by_default_and_both_networks_on_request(host):
+    """D2: Paper C's "only one instance" (T L2286) and Paper D's (T L2812) by default, so the
+    summed block loss weighs SSPCAB exactly as SSMCTB; "both networks" (T L2132) is an option."""
+    from vadlib.models.blocks import block_loss
+    dataset = "brats" if host == "draem3d" else "mvtec_ad"
+    category = "brats" if host == "draem3d" else "grid"
+    tiny = Budget(model_size="tiny")
+    built = {block: image_ad.ImageAnomalyRun(host, block, dataset, category, budget=tiny).build_host()
+             for block in ("sspcab", "ssmctb")}
+    sspcab, ssmctb = _blocks(built["sspcab"]), _blocks(built["ssmctb"])
+    assert len(sspcab) == len(ssmctb) == 1 and sspcab == ssmctb  # the same site
+    assert built["sspcab"].block_weight == built["ssmctb"].block_weight
+    # the block term of the training loss is one block's loss, not a sum over two
+    host_sp = built["sspcab"]
+    x = torch.rand((1, host_sp.in_channels) + ((8,) if host == "draem3d" else ()) + (32, 32))
+    with torch.no_grad():
+        host_sp.score(x)
+        assert float(block_loss(host_sp)) == pytest.approx(float(host_sp.get_submodule(sspcab[0]).loss))
+    both = image_ad.ImageAnomalyRun(host, "sspcab", dataset, category, budget=tiny, sspcab_networks="both")
+    assert len(_blocks(both.build_host())) == 2 and experiment.config_hash(both) != experiment.config_hash(image_ad.ImageAnomalyRun(
+        host, "sspcab", dataset, category, budget=tiny))
+    with pytest.raises(ValueError, match="DRAEM hosts only"):
+        image_ad.ImageAnomalyRun("nsa", "sspcab", "mvtec_ad", "grid", sspcab_networks="both").build_host()
+
+
+def test_3d_draem_scores_the_2d_slice_population_each_slice_once():
+    """D3: Table D.4 compares 2D and 3D rows, so both must score the same BraTS slices; the last
+    chunk of a scan overlaps its predecessor and must not score its slices twice."""
+    from vadlib.data import synthetic
+    root = synthetic.generate("brats", size="smoke", seed=0)
+    tiny = Budget(model_size="tiny")
+    ids, labelled = {}, {}
+    for host in ("draem", "draem3d"):
+        run = image_ad.ImageAnomalyRun(host, None, "brats", "brats", image_size=32, budget=tiny)
+        _, test_set = run._datasets(root)
+        result = image_ad.evaluate(run.build_host(), test_set, None, 0)
+        ids[host] = [tuple(i) for i in result["slice_ids"]]
+        labelled[host] = dict(zip(ids[host], result["labels"]))
+        assert len(result["scores"]) == len(result["labels"]) == len(ids[host]) == result["n_test"]
+    assert len(set(ids["draem3d"])) == len(ids["draem3d"])  # each slice once
+    assert sorted(ids["draem3d"]) == sorted(ids["draem"])
+    assert labelled["draem3d"] == labelled["draem"]  # and each slice gets the same label
+    chunks = image_ad._volume_split(root, *__import__("vadlib.data.brats", fromlist=["x"]).thesis_split(root, seed=0))[1]
+    assert (chunks.groupby("scan").start.diff().dropna() < 16).any()  # the twin does have an overlapping chunk

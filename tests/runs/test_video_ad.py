@@ -182,3 +182,35 @@ def test_tracks_off_by_one_frame_are_reported():
         video_ad.check_tracks_against_labels(tracks.assign(frame=tracks.frame - 1), scored)
     with pytest.warns(UserWarning, match="not scored test videos: 02"):
         video_ad.check_tracks_against_labels(tracks.assign(video="02"), scored)
+
+
+def _thesis_shaped_thermal_test(seed: int = 0) -> dict:
+    """301 clips x 120 frames, 29 of them holding one event (thesis T L2582; THESIS_SPLIT), scored by
+    an uninformative detector (uniform noise, per-clip min-max as MNAD does)."""
+    from vadlib.data import thermal
+    rng = np.random.default_rng(seed)
+    split = thermal.THESIS_SPLIT
+    clips, length = split["test_clips"], split["frames_per_clip"]
+    scored = {}
+    for i in range(clips):
+        labels = np.zeros(length, dtype=bool)
+        if i < split["abnormal_test_clips"]:
+            start = rng.integers(0, length - 40)
+            labels[start:start + rng.integers(10, 40)] = True
+        scores = np.asarray(minmax(rng.random(length)), dtype=float)
+        scored[f"{i:03d}"] = {"scores": scores, "labels": labels, "frames": np.arange(length)}
+    return scored
+
+
+def test_thermal_macro_auc_averages_only_clips_with_both_classes_so_chance_stays_at_half():
+    """D1: on Thermal Rare Event a random detector must score ~50 macro (the manifest's policy:
+    clips that contain both classes), not ~95 as padding every mostly-normal clip would give."""
+    scored = _thesis_shaped_thermal_test()
+    empty = pd.DataFrame(columns=["video", "frame", "x1", "y1", "x2", "y2", "score"])
+    result = video_ad.evaluate(scored, empty, "thermal_rare_event")
+    assert result["macro_policy"] == "skip" and result["macro_videos"] == 29
+    assert abs(result["auc_macro"] - 0.5) < 0.08
+    assert abs(result["auc_micro"] - 0.5) < 0.08
+    # the same scores under the padding policy of Avenue/ShanghaiTech: the trap the policy avoids
+    padded = video_ad.evaluate(scored, empty, "avenue")
+    assert padded["macro_policy"] == "pad" and padded["macro_videos"] == 301 and padded["auc_macro"] > 0.9

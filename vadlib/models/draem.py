@@ -58,12 +58,17 @@ before the output, so no channel adaptation is needed:
 * ``reconstructive.decoder.db4.3`` (128 -> 128 paper, 16 -> 16 tiny)
 * ``discriminative.decoder.db4.3`` (64 -> 64 paper, 8 -> 8 tiny)
 
-Paper C puts SSPCAB "into both the localization and detection networks" (T L2132): both sites.
-Paper D says only "penultimate conv" and "we add only one instance of SSMCTB" (thesis T 2812):
-by default SSMCTB goes to the discriminative network alone -- the network that outputs the anomaly map, whose
-penultimate conv is the penultimate conv of the whole model. Both defaults are constructor options
-(``sspcab_networks``, ``ssmctb_networks``). ``block_sites`` (what a runner that does not call
-``block_sites_for`` sees) is the union, i.e. both sites by default. λ (``block_weight``) = 0.1 for
+Where SSPCAB goes is a seed conflict. Paper C says "We introduce SSPCAB into both the localization
+and detection networks" (thesis T L2132), but also "Regardless of the underlying framework [...],
+we add only one instance of SSPCAB" (T L2286; supplementary, seed 002 L83, whose list names DRAEM).
+Paper D adds "only one instance of SSMCTB" (T L2812) and compares the two blocks row against row
+in the same table (D.3 repeats C.2's DRAEM + SSPCAB column; D.4). The protocol those tables imply
+is one block, in the same place, for both: by default SSPCAB and SSMCTB each go to the
+discriminative network alone -- the network that outputs the anomaly map, whose penultimate conv
+is the penultimate conv of the whole model -- so that the summed block loss carries one λ for
+either block. "Both networks" (T L2132) is the constructor option ``sspcab_networks=NETWORKS``
+(the image run's ``sspcab_networks="both"``). ``block_sites`` (what a runner that does not call
+``block_sites_for`` sees) is the union of the two options' sites. λ (``block_weight``) = 0.1 for
 both blocks (Paper C T L2084; Paper D T 2599, "we keep λ = 0.1 across all data sets").
 """
 
@@ -302,7 +307,7 @@ class DRAEM(ImageHost):
     """DRAEM (Zavrtanik et al., ICCV 2021) as an :class:`ImageHost` (see the module docstring).
 
     ``DRAEM(size="tiny" | "paper", in_channels=3, pretrained=False, *, anomaly_source=None,
-    seed=0, sspcab_networks=("reconstructive", "discriminative"),
+    seed=0, sspcab_networks=("discriminative",),
     ssmctb_networks=("discriminative",), anomaly_probability=0.5, beta_max=0.8, rotate_p=0.3,
     n_augmentations=3, augmentations=AUGMENTATIONS, pool_size=21)``
 
@@ -325,7 +330,7 @@ class DRAEM(ImageHost):
     WIDTHS = {"paper": (128, 64), "tiny": (16, 8)}
     SITES = {"reconstructive": "reconstructive.decoder.db4.3",
              "discriminative": "discriminative.decoder.db4.3"}
-    #: Paper C's placement (both networks); see :meth:`block_sites_for` for SSMCTB
+    #: every candidate site; an instance keeps the sites its options use (module docstring)
     block_sites = tuple(SITES.values())
     block_weight = 0.1
     localizes = True
@@ -333,7 +338,7 @@ class DRAEM(ImageHost):
 
     def __init__(self, size: str = "tiny", in_channels: int = 3, pretrained: bool = False, *,
                  anomaly_source=None, seed: int = 0,
-                 sspcab_networks: Sequence[str] = NETWORKS,
+                 sspcab_networks: Sequence[str] = ("discriminative",),
                  ssmctb_networks: Sequence[str] = ("discriminative",),
                  anomaly_probability: float = 0.5, beta_max: float = 0.8, rotate_p: float = 0.3,
                  n_augmentations: int = 3, augmentations: Sequence[str] = AUGMENTATIONS,
@@ -384,7 +389,7 @@ class DRAEM(ImageHost):
 
     def block_sites_for(self, block: str) -> tuple[str, ...]:
         """The layers a block of kind ``block`` replaces: "sspcab"/"sspcab3d" ->
-        ``sspcab_networks`` (default both, Paper C), "ssmctb"/"ssmctb3d" -> ``ssmctb_networks``
+        ``sspcab_networks`` (default the discriminative network: one instance, T L2286), "ssmctb"/"ssmctb3d" -> ``ssmctb_networks``
         (default the discriminative network, Paper D's single block)."""
         networks = self.sspcab_networks if block_family(block) == "sspcab" else self.ssmctb_networks
         return tuple(self.SITES[n] for n in networks)

@@ -31,11 +31,12 @@ of ours (Paper D is silent on all of them):
   count padding (:func:`vadlib.models.draem.pooled_maps`); 5 slices (±2 mm on BraTS) keeps the
   per-slice scores local. BRATS is evaluated per slice (Table D.4): :meth:`DRAEM3d.score_slices`
   gives, for each slice, the max of the pooled map over that slice (N×D), with the maps. Chunks that overlap
-  (the last chunk of ``volume_index``) score their shared slices twice; how to merge them (e.g.
-  max) is the caller's choice.
+  (the last chunk of ``volume_index``) score their shared slices twice; the image run keeps each
+  slice once, from the first chunk covering it, and only the 2D rows' slices
+  (:func:`vadlib.runs.image_ad.slice_owners`).
 * **Block site**: the penultimate 3D conv, as in 2D: ``discriminative.decoder.db4.3`` for the 3D
-  SSMCTB by default (one block, Paper D); ``block_sites_for("sspcab3d")`` gives both decoders'
-  ``db4.3`` (a 3D SSPCAB row is not in the papers). λ = 0.1.
+  SSMCTB by default (one block, Paper D); ``block_sites_for("sspcab3d")`` follows ``sspcab_networks``
+  (default the discriminative network, as 2D DRAEM; a 3D SSPCAB row is not in the papers). λ = 0.1.
 * **Schedule**: 2D DRAEM's (Adam 1e-4, batch 8, 700 epochs, ×0.2 at 80 % / 90 %); Paper D
   preserves the host's hyperparameters and gives no others.
 * **Cost** (paper width): 292 M parameters (3×3×3 kernels: 3× the 2D model's 97 M). Tensors
@@ -52,7 +53,7 @@ from typing import Sequence
 import torch
 from torch import Tensor
 
-from vadlib.models.draem import DRAEM, NETWORKS, pooled_maps
+from vadlib.models.draem import DRAEM, pooled_maps
 from vadlib.models.registry import register_host
 from vadlib.models.schedule import Schedule
 from vadlib.synthesis.perlin import AUGMENTATIONS
@@ -65,7 +66,7 @@ class DRAEM3d(DRAEM):
     """3D DRAEM (module docstring) as an :class:`ImageHost` over N×C×D×H×W volumes.
 
     ``DRAEM3d(size="tiny" | "paper", in_channels=1, pretrained=False, *, anomaly_source=None,
-    seed=0, depth=16, sspcab_networks=("reconstructive", "discriminative"),
+    seed=0, depth=16, sspcab_networks=("discriminative",),
     ssmctb_networks=("discriminative",), anomaly_probability=0.5, beta_max=0.8, rotate_p=0.3,
     n_augmentations=3, augmentations=AUGMENTATIONS, pool_size=(5, 21, 21))``
 
@@ -81,7 +82,7 @@ class DRAEM3d(DRAEM):
 
     def __init__(self, size: str = "tiny", in_channels: int = 1, pretrained: bool = False, *,
                  anomaly_source=None, seed: int = 0, depth: int = 16,
-                 sspcab_networks: Sequence[str] = NETWORKS,
+                 sspcab_networks: Sequence[str] = ("discriminative",),
                  ssmctb_networks: Sequence[str] = ("discriminative",),
                  anomaly_probability: float = 0.5, beta_max: float = 0.8, rotate_p: float = 0.3,
                  n_augmentations: int = 3, augmentations: Sequence[str] = AUGMENTATIONS,

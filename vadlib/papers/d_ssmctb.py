@@ -27,7 +27,7 @@ from vadlib.runs.video_ad import (BASELINE, AblationSpec, ComparisonSpec, Varian
 
 __all__ = ["ABLATIONS", "BASELINE", "BRATS_ROWS", "CHAPTER5_LABELS", "COMPARISON_DATASETS", "HOST_LABELS",
            "TABLE_D3", "Variant", "ablation_table", "brats_runs", "brats_table", "chapter5_labels",
-           "class_display", "comparison_spec", "comparison_table", "frame_scores", "measured_inference_times",
+           "class_display", "comparison_spec", "comparison_table", "frame_scores", "macro_policies", "measured_inference_times",
            "measured_speed", "model_label", "mvtec_classes", "plan", "run_examples", "table_d3",
            "table_d7_image", "timing_row"]
 
@@ -170,6 +170,12 @@ def comparison_spec(table_id: str) -> ComparisonSpec:
 def comparison_table(settings, table_id: str) -> pd.DataFrame:
     """Reproduced rows of Table D.5 or D.6 (in %)."""
     return video_ad.comparison_table(settings, comparison_spec(table_id))
+
+
+def macro_policies(settings, table_id: str) -> pd.DataFrame:
+    """Each reproduced macro-AUC cell of Table D.5 or D.6 with its single-class policy and the
+    number of test videos averaged (:data:`vadlib.runs.video_ad.MACRO_POLICY`)."""
+    return video_ad.macro_policies(settings, comparison_spec(table_id))
 
 
 CHAPTER5_LABELS = {"Liu et al. [42]": "Liu et al. [16]", "Park et al. [44]": "Park et al. [19]",

@@ -18,6 +18,7 @@ Which runs fill which printed table is the papers' business (:mod:`vadlib.papers
 
 from __future__ import annotations
 
+import inspect
 import math
 import time
 from dataclasses import dataclass, replace
@@ -43,6 +44,10 @@ from vadlib.runs.experiment import Budget, Experiment, RunContext, cached_file, 
 from vadlib.runs.train import data_loader, endless, train
 
 BLOCK_KINDS = (None, "sspcab", "ssmctb")
+#: where DRAEM (2D and 3D) puts SSPCAB: one instance in the discriminative network (T L2286,
+#: supplementary L83; the default, one block as for SSMCTB) or "both" networks (T L2132); the
+#: seed conflict is recorded in :mod:`vadlib.models.draem` and notebook 03
+SSPCAB_NETWORKS = {"discriminative": ("discriminative",), "both": ("reconstructive", "discriminative")}
 #: image channels of each dataset (BraTS: one MRI modality)
 CHANNELS = {"mvtec_ad": 3, "brats": 1}
 
@@ -63,6 +68,7 @@ class ImageAnomalyRun(Experiment):
     data: DataSource = DataSource()
     seed: int = 0
     device: str = "cpu"
+    sspcab_networks: str = "discriminative"  # DRAEM hosts only: a key of SSPCAB_NETWORKS
 
     def code_units(self) -> tuple[str, ...]:
         datasets = [self.dataset] + (["dtd"] if self.uses_dtd else [])
@@ -92,7 +98,18 @@ class ImageAnomalyRun(Experiment):
         """What this run tells its host (:class:`vadlib.models.registry.HostContext`)."""
         return HostContext(size=self.budget.model_size, in_channels=self.in_channels, seed=self.seed,
                            dataset=self.dataset, category=self.category, anomaly_source=anomaly_source,
-                           pretrained=self.pretrained)
+                           pretrained=self.pretrained, options=self.host_options)
+
+    @property
+    def host_options(self) -> tuple[tuple[str, Any], ...]:
+        """Constructor options of the host this run sets: DRAEM's ``sspcab_networks``."""
+        if self.sspcab_networks not in SSPCAB_NETWORKS:
+            raise ValueError(f"sspcab_networks must be one of {tuple(SSPCAB_NETWORKS)}, got {self.sspcab_networks!r}")
+        if "sspcab_networks" not in inspect.signature(self.host_type.__init__).parameters:
+            if self.sspcab_networks != "discriminative":
+                raise ValueError(f"sspcab_networks applies to DRAEM hosts only, not {self.host!r}")
+            return ()
+        return (("sspcab_networks", SSPCAB_NETWORKS[self.sspcab_networks]),)
 
     def _root(self):
         return self.data.locate(self.dataset)
@@ -107,6 +124,9 @@ class ImageAnomalyRun(Experiment):
                 train_chunks, test_chunks = _volume_split(root, train_slices, test_slices)
                 train = brats.BraTSVolumes(root, train_chunks, resize=self.image_size)
                 test = brats.BraTSVolumes(root, test_chunks, resize=self.image_size)
+                # scored: the 2D test population (slices with brain content), each slice once
+                test.slice_owner = slice_owners(test_chunks, test_slices)
+                test.slice_label = slice_labels(test_chunks, test_slices)
             else:
                 train = brats.BraTSSlices(root, train_slices, resize=self.image_size)
                 test = brats.BraTSSlices(root, test_slices, resize=self.image_size)
@@ -222,6 +242,43 @@ def _volume_split(root, train_slices, test_slices):
     return train[~train.has_lesion].reset_index(drop=True), test
 
 
+def slice_owners(chunks: pd.DataFrame, population: pd.DataFrame) -> list[np.ndarray]:
+    """Per chunk (row of ``chunks``: scan, start, stop), a boolean mask over its slices: True where
+    the slice belongs to ``population`` (rows with scan, slice) and this chunk is the first that
+    covers it. 3D DRAEM's slice scores then cover exactly the 2D rows' slices, each once, although
+    :func:`vadlib.data.brats.volume_index` lets the last chunk of a scan overlap its predecessor."""
+    wanted = set(zip(population.scan.astype(str), population.slice.astype(int)))
+    seen: set[tuple[str, int]] = set()
+    owners = []
+    for chunk in chunks.sort_values(["scan", "start"]).itertuples():
+        ids = [(str(chunk.scan), s) for s in range(int(chunk.start), int(chunk.stop))]
+        owners.append((chunk.Index, np.array([i in wanted and i not in seen for i in ids])))
+        seen.update(ids)
+    return [mask for _, mask in sorted(owners, key=lambda pair: pair[0])]
+
+
+def slice_labels(chunks: pd.DataFrame, population: pd.DataFrame) -> list[np.ndarray]:
+    """Per chunk, the 2D detection label of each of its slices (``population.label``: a tumour
+    voxel in the slice at full resolution; 0 outside the population), so that 3D and 2D rows
+    score the same slices against the same labels (a resized mask can lose a small lesion)."""
+    label = dict(zip(zip(population.scan.astype(str), population.slice.astype(int)), population.label.astype(int)))
+    return [np.array([label.get((str(c.scan), s), 0) for s in range(int(c.start), int(c.stop))])
+            for c in chunks.itertuples()]
+
+
+def _slice_ids(test_set, chosen: np.ndarray) -> list[list] | None:
+    """The (scan, slice) ids of the BraTS slices a run scores, in scoring order (None elsewhere)."""
+    owners = getattr(test_set, "slice_owner", None)
+    if owners is not None:
+        chunks = test_set.chunks
+        return [[str(chunks.scan[i]), int(chunks.start[i]) + int(j)] for i in chosen
+                for j in np.flatnonzero(owners[i])]
+    slices = getattr(test_set, "slices", None)
+    if slices is not None and {"scan", "slice"} <= set(slices.columns):
+        return [[str(slices.scan[i]), int(slices.slice[i])] for i in chosen]
+    return None
+
+
 def _images(batch, device: str) -> torch.Tensor:
     images = batch["image"] if "image" in batch else batch["volume"]
     return images.to(device)
@@ -269,10 +326,13 @@ def evaluate(host: ImageHost, test_set, limit: int | None, seed: int, device: st
     """Detection AUROC and localization AUROC/AP of ``host`` on ``test_set`` (per slice for a 3D
     host, whose test items are volumes: a slice is abnormal where its mask is).
 
-    The result's ``examples`` holds a few test images with their ground truth and anomaly maps
+    A 3D host's slices are restricted to its test set's ``slice_owner`` masks where it has them
+    (:func:`slice_owners`: the 2D population, each slice once); ``slice_ids`` lists the scored
+    (scan, slice) ids of BraTS runs. The result's ``examples`` holds a few test images with their ground truth and anomaly maps
     (arrays, see :data:`EXAMPLES`) for the qualitative figures; ``run`` stores them beside the results.
     """
     per_slice = host.dims == 3
+    owners = getattr(test_set, "slice_owner", None) if per_slice else None
     labels_all = np.array([_label(test_set, i) for i in range(len(test_set))])
     chosen = evaluation_subset(labels_all, limit, seed)
     keep = set(_example_positions(labels_all[chosen], seed).tolist())
@@ -285,14 +345,24 @@ def evaluate(host: ImageHost, test_set, limit: int | None, seed: int, device: st
             images = _images(batch, device)
             image_scores, voxel_maps = item_scores(host, images)
             if per_slice:
-                scores.append(image_scores.flatten().cpu())
-                labels.append((batch["mask"].flatten(2).amax(-1) > 0).flatten().long())
+                owned = torch.ones(image_scores.shape, dtype=torch.bool)
+                slice_label = (batch["mask"].flatten(2).amax(-1) > 0).long()
+                if owners is not None:
+                    items = [int(chosen[position + i]) for i in range(len(images))]
+                    owned = torch.from_numpy(np.stack([owners[i] for i in items]))
+                    slice_label = torch.from_numpy(np.stack([test_set.slice_label[i] for i in items])).long()
+                scores.append(image_scores.cpu()[owned])
+                labels.append(slice_label[owned])
             else:
                 scores.append(image_scores.cpu())
                 labels.append(batch["label"])
             if voxel_maps is not None:
-                maps.append(voxel_maps.cpu().float().numpy())
-                masks.append(batch["mask"].numpy() > 0)
+                if per_slice:
+                    maps.append(voxel_maps.cpu().float()[owned].numpy())
+                    masks.append(batch["mask"][owned].numpy() > 0)
+                else:
+                    maps.append(voxel_maps.cpu().float().numpy())
+                    masks.append(batch["mask"].numpy() > 0)
             for i in range(len(images)):
                 if position + i in keep:
                     _keep_example(examples, images[i].cpu(), batch.get("mask"), voxel_maps, image_scores,
@@ -302,6 +372,7 @@ def evaluate(host: ImageHost, test_set, limit: int | None, seed: int, device: st
     result = {"det_auroc": metrics.image_auroc(labels_np, scores_np), "n_test": int(len(labels_np)),
               "n_abnormal": int(labels_np.sum()), "loc_auroc": None, "loc_ap": None,
               "scores": [float(v) for v in scores_np], "labels": [int(v) for v in labels_np],
+              "slice_ids": _slice_ids(test_set, chosen),
               "examples": {k: np.stack(v) if k in ("image", "mask", "map") and v and v[0] is not None
                            else np.asarray(v) for k, v in examples.items()}}
     if maps:
