@@ -108,9 +108,10 @@ display(nb.table("5.3", reproduced=d3))
 # %% [markdown]
 # ### Localization examples (Fig. D.4)
 #
-# DRAEM (blue) against DRAEM + SSMCTB (green), ground truth in red, on the abnormal test images each
-# run kept. As in notebook 03, each model's contour is drawn at the threshold with its best pixel F1
-# on these images (the papers' threshold rule is not given).
+# DRAEM (blue) against DRAEM + SSMCTB (green), ground truth in red, on every other abnormal test
+# image each run kept. As in notebook 03, each model's contour is drawn at the threshold with its
+# best pixel F1 on the run's other kept test images, held out from the figure (the papers' threshold
+# rule is not given).
 
 # %%
 from vadlib import plots

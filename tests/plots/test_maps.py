@@ -52,9 +52,27 @@ def _examples(seed: int) -> dict[str, np.ndarray]:
 def test_contours_and_grid_draw_one_panel_per_example():
     shown = {"base": _examples(0), "with block": _examples(1)}
     fig = plots.localization_contours(shown)
-    assert sum(1 for ax in fig.axes if ax.images) == 2  # the two abnormal examples
+    assert sum(1 for ax in fig.axes if ax.images) == 1  # every other abnormal example; the rest choose the threshold
     grid = plots.anomaly_map_grid(shown)
     assert len(grid.axes) == 3 * 4  # 3 examples x (image, ground truth, two maps)
+
+
+def test_contour_thresholds_come_from_held_out_examples_never_the_shown_ones():
+    examples = _examples(0)
+    shown, held_out = plots.held_out_split(examples["label"])
+    assert shown == [1] and held_out == [0, 2]
+    fig = plots.localization_contours({"base": examples})
+    expected = plots.f1_threshold(examples["map"][held_out].astype(np.float32), examples["mask"][held_out])
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert f"base (map > {expected:.3g}, best F1 on 2 held-out)" in legend
+    changed = {**examples, "map": examples["map"].copy()}
+    changed["map"][1] = 0  # what the shown image's map looks like does not move the threshold
+    again = [t.get_text() for t in plots.localization_contours({"base": changed}).legends[0].get_texts()]
+    assert again == legend
+    with pytest.raises(ValueError, match="also shown"):
+        plots.localization_contours({"base": examples}, rows=[1, 2], threshold_rows=[2])
+    blind = plots.localization_contours({"base": examples}, rows=[1, 2])  # only a normal image held out
+    assert [t.get_text() for t in blind.legends[0].get_texts()][1] == "base (no held-out ground truth: no contour)"
 
 
 def test_explorer_is_static_when_headless_and_a_widget_in_a_kernel(monkeypatch):

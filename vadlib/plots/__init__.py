@@ -8,6 +8,7 @@ notebooks use are importable from here.
 from vadlib.plots.maps import (
                                anomaly_map_grid,
                                f1_threshold,
+                               held_out_split,
                                localization_contours,
                                map_explorer,
                                masked_footprint,
@@ -40,7 +41,7 @@ from vadlib.plots.video import (
 )
 from vadlib.plots.widgets import HEADLESS_ENV, interactive, show
 
-__all__ = ["HEADLESS_ENV", "anomaly_map_grid", "confusion_grid", "curriculum_figure", "f1_threshold", "fall_test_grid",
+__all__ = ["HEADLESS_ENV", "anomaly_map_grid", "confusion_grid", "curriculum_figure", "f1_threshold", "fall_test_grid", "held_out_split",
            "frame_score_curves", "frame_scrubber", "interactive", "localization_contours", "map_explorer",
            "mask_diversity", "mask_viewer", "masked_footprint", "masked_fraction_figure", "masked_kernel_figure",
            "masks_figure", "pipeline_strip",

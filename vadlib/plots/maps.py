@@ -142,13 +142,24 @@ def f1_threshold(maps: np.ndarray, masks: np.ndarray) -> float:
     return float(thresholds[np.argmax(f1[:-1])])
 
 
+def held_out_split(labels: Sequence[int]) -> tuple[list[int], list[int]]:
+    """(rows shown, rows held out) of a run's kept examples: every other abnormal example is
+    shown; the threshold of its contours is chosen on the rest (abnormal and normal), never on
+    the images the figure shows."""
+    abnormal = [i for i, label in enumerate(labels) if label]
+    shown = abnormal[::2]
+    return shown, [i for i in range(len(labels)) if i not in shown]
+
+
 def localization_contours(examples: dict[str, dict[str, np.ndarray]], rows: Sequence[int] | None = None,
-                          colours: Sequence[str] = ("#0072B2", "#009E73"), title: str = ""):
+                          colours: Sequence[str] = ("#0072B2", "#009E73"), title: str = "",
+                          threshold_rows: Sequence[int] | None = None):
     """Figs. C.3 / D.4 / D.5: test images with the ground truth in red and each model's thresholded
     anomaly map as a contour (first model blue, second green), one panel per example.
 
-    Each model's threshold is :func:`f1_threshold` over its examples (abnormal ones only carry
-    ground truth); the legend states it.
+    Each model's threshold is :func:`f1_threshold` over held-out examples (``threshold_rows``;
+    default: the kept examples not shown, see :func:`held_out_split`), so a contour is never tuned
+    on the image it is drawn on; the legend states the threshold and how many examples chose it.
     """
     import matplotlib.pyplot as plt
     from matplotlib.colors import ListedColormap
@@ -156,9 +167,18 @@ def localization_contours(examples: dict[str, dict[str, np.ndarray]], rows: Sequ
 
     models = list(examples)
     first = examples[models[0]]
-    rows = [i for i in range(len(first["label"])) if first["label"][i]] if rows is None else list(rows)
-    thresholds = {m: f1_threshold(examples[m]["map"][rows].astype(np.float32), examples[m]["mask"][rows])
-                  for m in models}
+    shown, held_out = held_out_split(first["label"])
+    rows = shown if rows is None else list(rows)
+    if threshold_rows is None:
+        threshold_rows = held_out if rows == shown else [i for i in range(len(first["label"])) if i not in rows]
+    threshold_rows = list(threshold_rows)
+    if set(rows) & set(threshold_rows):
+        raise ValueError(f"threshold rows {sorted(set(rows) & set(threshold_rows))} are also shown; "
+                         "choose the threshold on held-out examples")
+    # without held-out ground truth there is nothing to choose a threshold on: no contour
+    can_choose = any(np.asarray(first["mask"][i]).any() for i in threshold_rows)
+    thresholds = {m: f1_threshold(examples[m]["map"][threshold_rows].astype(np.float32),
+                                  examples[m]["mask"][threshold_rows]) if can_choose else np.inf for m in models}
     columns = min(4, len(rows))
     lines = -(-len(rows) // columns)
     fig, axes = plt.subplots(lines, columns, figsize=(2.4 * columns, 2.4 * lines + 0.7), squeeze=False)
@@ -176,7 +196,8 @@ def localization_contours(examples: dict[str, dict[str, np.ndarray]], rows: Sequ
     for ax in axes.flat[len(rows):]:
         ax.set_axis_off()
     handles = [Line2D([], [], color="red", lw=4, alpha=0.45, label="ground truth")] + [
-        Line2D([], [], color=c, lw=1.5, label=f"{m} (map > {thresholds[m]:.3g})") for m, c in zip(models, colours)]
+        Line2D([], [], color=c, lw=1.5, label=f"{m} (map > {thresholds[m]:.3g}, best F1 on {len(threshold_rows)} held-out)"
+               if can_choose else f"{m} (no held-out ground truth: no contour)") for m, c in zip(models, colours)]
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
     if title:
         fig.suptitle(title, fontsize=10)
