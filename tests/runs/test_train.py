@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from vadlib.models.hosts import Schedule
+from vadlib.runs.experiment import RunContext
 from vadlib.runs.train import make_optimizer, train
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -59,3 +60,33 @@ def test_on_step_sees_every_step_and_adds_to_its_log():
                     schedule=Schedule(epochs=1, batch_size=4, lr=0.1), total_steps=5, progress=False, on_step=evaluate)
     assert seen == [0, 1, 2, 3, 4]
     assert [h.get("probe") for h in history] == [0, None, 20, None, 40]
+
+
+class Stop(Exception):
+    pass
+
+
+def test_a_resumed_run_draws_the_same_random_numbers_as_an_uninterrupted_one(tmp_path):
+    """Dropout (like augmentations and masks) draws from torch's generator: a run stopped after
+    its checkpoint and resumed must end with the weights of a run never stopped."""
+    def run(ctx=None, stop_at=None):
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Linear(4, 8), nn.Dropout(0.5), nn.Linear(8, 1))
+        data = iter([torch.ones(2, 4)] * 8)
+
+        def maybe_stop(step, logs):
+            if step == stop_at:
+                raise Stop
+        history = train(model, lambda x: (model(x).pow(2).mean(), {}), data, schedule=Schedule(1, 2, lr=0.1),
+                        total_steps=6, ctx=ctx, checkpoint_every=2, progress=False, on_step=maybe_stop)
+        return model, history
+
+    expected, expected_history = run()
+    ctx = RunContext(tmp_path / "run", config=None)
+    with pytest.raises(Stop):
+        run(ctx, stop_at=3)
+    torch.manual_seed(123)  # the process that resumes is in another random state
+    resumed, history = run(ctx)
+    assert [h["loss"] for h in history] == [h["loss"] for h in expected_history]
+    for a, b in zip(resumed.parameters(), expected.parameters()):
+        assert torch.equal(a, b)

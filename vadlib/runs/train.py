@@ -108,6 +108,10 @@ def train(model: nn.Module, loss_fn: LossFn, batches: Iterator, *, schedule: Sch
         history, start = state["history"], state["step"]
         for _ in range(start):  # keep the data order of an uninterrupted run
             next(batches)
+        # and its random numbers (augmentations, masks, dropout) from the checkpointed step on
+        torch.set_rng_state(state["rng"]["torch"])
+        if state["rng"]["cuda"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["rng"]["cuda"])
     for step in tqdm(range(start, total_steps), desc=description, disable=not progress,
                      initial=start, total=total_steps, leave=False):
         batch = next(batches)
@@ -130,5 +134,11 @@ def train(model: nn.Module, loss_fn: LossFn, batches: Iterator, *, schedule: Sch
         if ctx is not None and (step + 1) % checkpoint_every == 0 and step + 1 < total_steps:
             ctx.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                  "scheduler": scheduler.state_dict(), "history": history,
-                                 "step": step + 1})
+                                 "step": step + 1, "rng": _rng_state()})
     return history
+
+
+def _rng_state() -> dict:
+    """torch's CPU and CUDA generator states (tensors, so a weights-only checkpoint holds them)."""
+    return {"torch": torch.get_rng_state(),
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
