@@ -169,7 +169,10 @@ plt.show()
 # −0.001, −0.002, −0.1 (it opposes): four CM-MAE runs stopped after the steps of the first of the
 # 200 paper epochs (under smoke: one step, so the panels test the pipeline). Then, with an id of
 # our own (not a printed figure), the masks along the η = 50 curriculum run. F.3: without the diversity loss the module tends to give every image the
-# same mask (the mean pairwise mask distance says how different they are). F.4 / F.5: without the
+# same mask (the mean pairwise mask distance says how different they are). The thesis contradicts
+# itself here: its text (line 3446) calls the diversity-loss figure "Figure F.4", while the
+# captions give that content to Fig. F.3 and make F.4 the hard task without the KL loss; we follow
+# the captions. F.4 / F.5: without the
 # mask-ratio KL, the hard (opposing) task drifts to masking everything and the easy task stays
 # below 75 %: the masked-fraction curves show it.
 
