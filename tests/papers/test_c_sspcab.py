@@ -3,14 +3,12 @@ printed cell of Tables C.1–C.5, and the notebook's plan."""
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
+from ablation_checks import check_every_row_maps_to_a_buildable_run
 
 from vadlib import artifacts, profiles, reported
 from vadlib.papers import c_sspcab as paper
 from vadlib.runs import image_ad, video_ad
-from vadlib.runs.experiment import Budget
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -50,14 +48,7 @@ def test_the_plan_lists_the_image_runs_then_each_video_run_once():
 
 def test_every_printed_ablation_row_maps_to_a_run_of_the_right_block():
     settings = profiles.resolve("full")
-    for table_id, spec in paper.ABLATIONS.items():
-        rows = video_ad.ablation_rows(settings, spec)
-        assert len(rows) == len(reported.load_table(table_id))
-        runs = [run for _, run in rows if run is not None]
-        assert runs[0].block is None  # the printed baseline comes first
-        for run in dict.fromkeys(runs):  # every row's options build (at tiny size)
-            assert replace(run, budget=Budget(model_size="tiny")).build_host() is not None
-        assert len(set(runs)) == len(runs) or table_id in ("C.4", "C.5")  # repeated rows share a run
+    check_every_row_maps_to_a_buildable_run(settings, paper.ABLATIONS, repeated=("C.4", "C.5"))
     c1 = dict((tuple(row[["Loss type", "d", "k'", "r", "Attention type"]]), run)
               for row, run in video_ad.ablation_rows(settings, paper.ABLATIONS["C.1"]))
     assert dict(c1[("MSE", "1", "1", "4", "CA")].block_options) == {"reduction": 4}  # the rest are defaults

@@ -79,21 +79,19 @@ def masked_image(image: np.ndarray, visible: np.ndarray) -> np.ndarray:
     return np.clip(shown.transpose(1, 2, 0), 0, 1)
 
 
-def masks_figure(kept: dict[str, np.ndarray], points: list[int] | None = None, title: str = ""):
-    """Figs. F.2/F.4/F.5 style: for each shown image and evaluation point, the visible patches the
-    masking (module or random) chose and the MAE's reconstruction."""
+def _reconstruction_grid(images: np.ndarray, columns: list[tuple[str, np.ndarray, np.ndarray]], title: str):
+    """One row per image: the image, then per column (heading, visible patches of every image,
+    reconstructions of every image) a masked view and a reconstruction."""
     import matplotlib.pyplot as plt
-    points = list(range(len(kept["epoch"]))) if points is None else list(points)
-    images = kept["images"]
-    fig, axes = plt.subplots(len(images), 1 + 2 * len(points),
-                             figsize=(1.5 * (1 + 2 * len(points)), 1.6 * len(images) + 0.4), squeeze=False)
+    fig, axes = plt.subplots(len(images), 1 + 2 * len(columns),
+                             figsize=(1.5 * (1 + 2 * len(columns)), 1.6 * len(images) + 0.4), squeeze=False)
     for r, image in enumerate(images):
         axes[r, 0].imshow(np.clip(image.astype(np.float32).transpose(1, 2, 0), 0, 1))
-        for c, point in enumerate(points):
-            axes[r, 1 + 2 * c].imshow(masked_image(image, kept["visible"][point][r]))
-            axes[r, 2 + 2 * c].imshow(np.clip(kept["recon"][point][r].astype(np.float32).transpose(1, 2, 0), 0, 1))
+        for c, (heading, visible, recon) in enumerate(columns):
+            axes[r, 1 + 2 * c].imshow(masked_image(image, visible[r]))
+            axes[r, 2 + 2 * c].imshow(np.clip(recon[r].astype(np.float32).transpose(1, 2, 0), 0, 1))
             if r == 0:
-                axes[0, 1 + 2 * c].set_title(f"epoch {kept['epoch'][point]}\nvisible", fontsize=8)
+                axes[0, 1 + 2 * c].set_title(f"{heading}\nvisible", fontsize=8)
                 axes[0, 2 + 2 * c].set_title("reconstruction", fontsize=8)
     axes[0, 0].set_title("image", fontsize=8)
     for ax in axes.flat:
@@ -102,32 +100,23 @@ def masks_figure(kept: dict[str, np.ndarray], points: list[int] | None = None, t
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+def masks_figure(kept: dict[str, np.ndarray], points: list[int] | None = None, title: str = ""):
+    """Figs. F.2/F.4/F.5 style: for each shown image and evaluation point, the visible patches the
+    masking (module or random) chose and the MAE's reconstruction."""
+    points = list(range(len(kept["epoch"]))) if points is None else list(points)
+    columns = [(f"epoch {kept['epoch'][point]}", kept["visible"][point], kept["recon"][point]) for point in points]
+    return _reconstruction_grid(kept["images"], columns, title)
 
 
 def first_epoch_figure(kept_by_label: Mapping[str, dict[str, np.ndarray]], point: int = -1, title: str = ""):
     """Fig. F.2 style: one pair of columns (visible patches, reconstruction) per run, at one
     evaluation point of each (default its last), for the shown images (taken from the first run)."""
-    import matplotlib.pyplot as plt
     labels = list(kept_by_label)
-    images = kept_by_label[labels[0]]["images"]
-    fig, axes = plt.subplots(len(images), 1 + 2 * len(labels),
-                             figsize=(1.5 * (1 + 2 * len(labels)), 1.6 * len(images) + 0.4), squeeze=False)
-    for r, image in enumerate(images):
-        axes[r, 0].imshow(np.clip(image.astype(np.float32).transpose(1, 2, 0), 0, 1))
-        for c, label in enumerate(labels):
-            kept = kept_by_label[label]
-            axes[r, 1 + 2 * c].imshow(masked_image(image, kept["visible"][point][r]))
-            axes[r, 2 + 2 * c].imshow(np.clip(kept["recon"][point][r].astype(np.float32).transpose(1, 2, 0), 0, 1))
-            if r == 0:
-                axes[0, 1 + 2 * c].set_title(f"{label}\nvisible", fontsize=8)
-                axes[0, 2 + 2 * c].set_title("reconstruction", fontsize=8)
-    axes[0, 0].set_title("image", fontsize=8)
-    for ax in axes.flat:
-        bare(ax)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return fig
+    columns = [(label, kept_by_label[label]["visible"][point], kept_by_label[label]["recon"][point])
+               for label in labels]
+    return _reconstruction_grid(kept_by_label[labels[0]]["images"], columns, title)
 
 
 def mask_diversity(kept: dict[str, np.ndarray], point: int = -1) -> float:
