@@ -116,10 +116,13 @@ plt.show()
 # (Kendall et al., which the thesis cites), initialised at FairMOT's values (−1.85 for the
 # detection terms, −1.05 for identity).
 #
-# **Not done (deviations from the thesis's training).** No data augmentation (the thesis's random
-# rotation, scaling and colour jitter "similar to JDE", L1515) and no letterbox: every frame is
-# resized to the input size exactly, so 4:3 (ETH, Caltech, PRW, TUD, PETS) and 2:1 (CityPersons)
-# frames are stretched, and KITTI-13/17 (about 3.3:1) squashed to 1.79:1.
+# **Input and augmentation.** Every frame, in training and in tracking, is letterboxed into the
+# input size as JDE and FairMOT do (aspect ratio kept, grey borders: 4:3 ETH/Caltech/PRW/TUD/PETS,
+# 2:1 CityPersons and 3.3:1 KITTI-13/17 are not stretched), and the tracks are mapped back to the
+# original pixels before scoring. Training images are augmented "by applying rotation, scaling and
+# color jittering randomly ... similar to JDE" (L1515) with JDE's ranges: rotation ±5°, scale
+# 0.5–1.2, translation ±10 %, shear ±2°, saturation and brightness ×[0.5, 1.5], horizontal flip
+# (`vadlib.data.jde_augment`; `augment=False` and `letterbox=False` are knobs of the run).
 
 # %%
 a1 = a_tracker.table_a1(nb.settings)
@@ -158,8 +161,10 @@ for label, run in zip(("Ours(Implicit)", "Ours(Explicit)"), a_tracker.proposed_r
 # Trained on MOT17 only, as the thesis says (L1543), which leaves the evaluation set open: we use
 # FairMOT's half split (train on the first half of every sequence, track the second). The
 # HRNet row is the same network with no connections; "dense" links every earlier stage to every
-# later one at each shared resolution, with or without the gates; "consecutive" links neighbouring
-# stages only (the final implicit design). A.4's dense row is A.3's gated dense row: one run.
+# later one "at a single resolution ... the highest" (L1561: 1→2, 1→3, 1→4, 2→3, 2→4, 3→4 at 1/4
+# resolution), with or without the gates; "consecutive" links neighbouring stages only, at every
+# resolution they share (L1424; the final implicit design). A.4's dense row is A.3's gated dense
+# row: one run.
 
 # %%
 a3 = a_tracker.ablation_table(nb.settings, "A.3")
@@ -201,30 +206,48 @@ details["parameters"] = [tracking.load_model(run).parameter_counts()["network"] 
 display(details.round(2))
 
 # %% [markdown]
-# ## Qualitative results (Fig. A.5) and a tracked clip
+# ## Qualitative results (Figs. A.5 and A.6) and a tracked clip
 #
-# The explicit model of Table A.1 tracking the first sequence of its MOT15 evaluation subset (a
-# video it did not train on; under smoke it has trained for a few steps and may find nobody), as
-# frames, as an animation, and, in JupyterLab, as a frame scrubber. Only the explicit column of
-# Fig. A.5 is regenerated: the JDE and implicit columns and Fig. A.6 (implicit vs explicit on one
-# frame) are not.
+# Fig. A.5 compares the tracklets of the explicit and implicit trackers with JDE's; Fig. A.6 puts
+# the implicit (left) and explicit (right) trackers side by side on one frame. Both are regenerated
+# from the two Table A.1 models tracking the first sequence of their MOT15 evaluation subset (a
+# video neither trained on). **JDE's column of Fig. A.5 is not regenerated**: JDE (a YOLOv3
+# one-stage tracker) is a comparison model of the paper, not a model of this companion. The paper
+# does not say how its frames were chosen; Fig. A.6 here shows the frame where the explicit model
+# keeps the most boxes beyond the implicit one (the middle frame on a tie). Under smoke the models
+# have trained for a few steps and may find nobody.
 
 # %%
 from IPython.display import HTML
+import pandas as pd
 
-explicit = a_tracker.proposed_runs(nb.settings)[1]
-model = tracking.load_model(explicit)
+implicit, explicit = a_tracker.proposed_runs(nb.settings)
 root, names, half = explicit.evaluation_sequences()
 sequence = names[0]
-rows = tracking.track_sequence(model, root, sequence, explicit.input_size, half, nb.settings.eval_limit)
 frames = tracking.evaluated_frames(root, sequence, half, nb.settings.eval_limit)
-print(f"{sequence}: {len(rows)} tracked boxes, {rows.id.nunique() if len(rows) else 0} identities over {len(frames)} frames")
+tracks = {label: tracking.track_sequence(tracking.load_model(run), root, sequence, run.input_size, half,
+                                         nb.settings.eval_limit, letterbox=run.letterbox)
+          for label, run in (("Ours(Explicit)", explicit), ("Ours(Implicit)", implicit))}
+for label, found in tracks.items():
+    print(f"{sequence}, {label}: {len(found)} tracked boxes, {found.id.nunique() if len(found) else 0} identities "
+          f"over {len(frames)} frames")
 picked = [frames[i] for i in (0, len(frames) // 2, -1)]
-fig = plots.tracked_frames_figure(root, sequence, rows, picked, title=f"{sequence}: Ours(Explicit)")
-nb.figure(fig, "A.5_qualitative_explicit")
+fig = plots.tracker_comparison_figure(root, sequence, tracks, picked,
+                                      title=f"{sequence}: tracklets of the proposed trackers (JDE's row not regenerated)")
+nb.figure(fig, "A.5_tracklets")
 plt.show()
 
 # %%
+counts = {label: found.frame.value_counts() if len(found) else pd.Series(dtype=int) for label, found in tracks.items()}
+gain = (counts["Ours(Explicit)"].reindex(frames, fill_value=0) - counts["Ours(Implicit)"].reindex(frames, fill_value=0))
+shown_frame = int(gain.idxmax()) if gain.max() > 0 else frames[len(frames) // 2]
+fig = plots.tracker_comparison_figure(root, sequence, {"Ours(Implicit)": tracks["Ours(Implicit)"],
+                                                       "Ours(Explicit)": tracks["Ours(Explicit)"]}, [shown_frame])
+nb.figure(fig, "A.6_implicit_vs_explicit")
+plt.show()
+
+# %%
+rows = tracks["Ours(Explicit)"]
 if len(rows):
     shown_root, shown_sequence, shown, shown_at, what = root, sequence, rows, frames, "Ours(Explicit)"
 else:

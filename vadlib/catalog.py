@@ -68,7 +68,7 @@ NOTEBOOKS = (
                   "Tables A.1–A.5 and 2.1 (MOT15/16/17)",
                   papers="vadlib.papers.a_tracker",
                   tables=("A.1", "A.2", "2.1", "A.3", "A.4", "A.5"),
-                  figures=("A_oracle_association", "A.5_qualitative_explicit")),
+                  figures=("A_oracle_association", "A.5_tracklets", "A.6_implicit_vs_explicit")),
     NotebookEntry("02", "02_B_thermalsynth", "B", "Paper B — ThermalSynth",
                   "Tables B.1–B.3 and 3.1; confusion matrices (Fig. B.6 = 3.1)",
                   papers="vadlib.papers.b_thermalsynth",

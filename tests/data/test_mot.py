@@ -357,3 +357,31 @@ def test_jde_bad_input(data_root, tmp_path):
     (directory / "prw.train").write_text("")
     with _raises("names no image"):
         mot.jde_images(tmp_path, directory / "prw.train")
+
+
+def test_letterbox_keeps_the_aspect_ratio_on_a_grey_canvas(data_root):
+    """A 160×96 frame letterboxed into 96×96: scaled by 0.6 to 96×58 (JDE's rounding), centred
+    19 rows down; the picture is the plain resize of the frame, the borders JDE's grey, the boxes
+    scaled and shifted alike."""
+    from PIL import Image
+
+    root = make("mot16", data_root)
+    full = mot.MOTFrames(root, sequences=["MOT16-02"])[5]
+    boxed = mot.MOTFrames(root, sequences=["MOT16-02"], resize=(96, 96), letterbox=True)[5]
+    assert full["image"].shape == (3, 96, 160) and boxed["image"].shape == (3, 96, 96)
+    assert boxed["offset"] == (0, 19) and boxed["scale"] == pytest.approx((0.6, 58 / 96))
+    with Image.open(full["path"]) as image:
+        expected = np.asarray(image.convert("RGB").resize((96, 58), Image.BILINEAR), dtype=np.float32) / 255
+    np.testing.assert_allclose(boxed["image"][:, 19:77].numpy().transpose(1, 2, 0), expected, atol=1e-6)
+    assert (boxed["image"][:, :19] == mot.LETTERBOX_FILL).all() and (boxed["image"][:, 77:] == mot.LETTERBOX_FILL).all()
+    scale = np.array([0.6, 58 / 96, 0.6, 58 / 96])
+    np.testing.assert_allclose(boxed["boxes"].numpy(), full["boxes"].numpy() * scale + [0, 19, 0, 0], rtol=1e-5)
+
+
+def test_placement_is_a_plain_resize_unless_letterboxed():
+    assert mot.placement(160, 96, (48, 40)) == ((40, 48), (0.25, 0.5), (0, 0))
+    assert mot.placement(160, 96, (96, 160), letterbox=True) == ((160, 96), (1.0, 1.0), (0, 0))
+    # KITTI-13 into FairMOT's input: 1088×329 (each side rounded, so the scales differ by < 0.2 %),
+    # (608 - 329) / 2 = 139.5 rounded down as JDE does
+    canvas, scale, offset = mot.placement(1242, 375, (608, 1088), letterbox=True)
+    assert canvas == (1088, 608) and offset == (0, 139) and scale[0] == pytest.approx(scale[1], rel=2e-3)

@@ -16,6 +16,12 @@ def test_printed_rows_map_to_the_variants_they_name():
     a3 = [run_config(settings, options) for _, options in a_tracker.ABLATION_ROWS["A.3"]]
     assert [(r.attention, r.dense, r.gated) for r in a3] == [("none", False, True), ("implicit", True, False),
                                                               ("implicit", True, True)]
+    # dense links at the highest resolution only (L1561), consecutive ones at every resolution (L1424)
+    assert [r.resolutions for r in a3] == ["all", "highest", "highest"]
+    a4 = [run_config(settings, options) for _, options in a_tracker.ABLATION_ROWS["A.4"]]
+    assert [(r.dense, r.resolutions) for r in a4[1:]] == [(True, "highest"), (False, "all")]
+    dense = a_tracker.ablation_run(settings, a_tracker.DENSE).build_model(10)
+    assert sorted(dense.links) == [(1, 2, 0), (1, 3, 0), (1, 4, 0), (2, 3, 0), (2, 4, 0), (3, 4, 0)]
     a5 = [run_config(settings, options) for _, options in a_tracker.ABLATION_ROWS["A.5"]][1:]
     assert [(r.attention, r.explicit_stage) for r in a5] == [("explicit", 1), ("explicit", 2), ("explicit", 3)]
     assert {label for label, _ in a_tracker.PROPOSED} <= set(reported.load_table("A.1").Tracker)

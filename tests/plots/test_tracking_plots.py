@@ -33,3 +33,15 @@ def test_the_static_scrubber_shows_four_frames_spread_over_the_sequence(monkeypa
     fig = plots.frame_scrubber(root, "MOT17-02-SDP", tracks(), list(range(1, 11)))
     assert [ax.get_title() for ax in fig.axes] == ["frame 1", "frame 4", "frame 7", "frame 10"]
     plt.close(fig)
+
+
+def test_the_comparison_puts_one_tracker_per_row_and_counts_its_boxes():
+    root = dataset_root("mot17", profiles.resolve("smoke"))
+    other = tracks().iloc[:1]
+    fig = plots.tracker_comparison_figure(root, "MOT17-02-SDP", {"A": tracks(), "B": other}, [1, 2])
+    assert [len(ax.patches) for ax in fig.axes] == [2, 1, 1, 0]  # row A: frames 1, 2; row B: frames 1, 2
+    assert fig.axes[0].get_title() == "A, frame 1: 2 boxes" and fig.axes[3].get_title() == "frame 2: 0 boxes"
+    plt.close(fig)
+    side = plots.tracker_comparison_figure(root, "MOT17-02-SDP", {"A": tracks(), "B": other}, [2])
+    assert [ax.get_title() for ax in side.axes] == ["A, frame 2: 1 boxes", "B, frame 2: 0 boxes"]
+    plt.close(side)

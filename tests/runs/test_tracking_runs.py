@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -18,7 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 class WalkingPeople:
     """A stand-in for ``HRNetTracker.predict``: six people walking right at constant speed, their
     boxes drawn in the sequence's original pixels, about one in six missed at random. Returns
-    what the network returns (tlbr boxes in its input pixels, scores, unit embeddings) and keeps
+    what the network returns (tlbr boxes in its letterboxed input's pixels, scores, unit embeddings) and keeps
     what it detected, in original pixels, in ``detected``."""
 
     def __init__(self, original: tuple[int, int], size: tuple[int, int], seed: int = 0):
@@ -37,8 +39,8 @@ class WalkingPeople:
         embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
         scores = np.full(len(left), 0.9)
         self.detected.append((tlwh, scores, embeddings))
-        to_input = np.array([self.size[1] / width, self.size[0] / height] * 2)
-        tlbr = np.concatenate([tlwh[:, :2], tlwh[:, :2] + tlwh[:, 2:]], 1) * to_input
+        _, scale, offset = mot.placement(width, height, self.size, letterbox=True)
+        tlbr = np.concatenate([tlwh[:, :2], tlwh[:, :2] + tlwh[:, 2:]], 1) * np.array(scale * 2) + np.array(offset * 2)
         return [{"boxes": torch.tensor(tlbr, dtype=torch.float32), "scores": torch.tensor(scores, dtype=torch.float32),
                  "embeddings": torch.tensor(embeddings, dtype=torch.float32)}]
 
@@ -133,3 +135,20 @@ def test_split_of_reads_fairmots_images_layout(tmp_path):
     assert tracking.split_of(tmp_path, "MOT17-02-SDP") == "train"
     assert tracking.split_of(smoke, "MOT17-02-SDP") == "train"
     assert tracking.split_of(smoke, mot.sequences(smoke, "test").sequence.iloc[0]) == "test"
+
+
+def test_training_items_are_letterboxed_and_augmented_as_jde_s():
+    """The twin's 16:9-ish frames letterboxed into the tiny input; the augmentation redraws
+    geometry and colour per item, ``augment=False`` gives the letterboxed frame itself."""
+    settings = profiles.resolve("smoke")
+    plain = tracking.run_config(settings, {"attention": "none"})
+    assert plain.letterbox and plain.augment
+    frames, _ = replace(plain, augment=False).training_set()
+    item = frames[0]
+    assert tuple(item["image"].shape[1:]) == plain.input_size
+    assert item["offset"] != (0, 0) or item["scale"][0] == pytest.approx(item["scale"][1], rel=0.02)
+    torch.manual_seed(0)
+    augmented, _ = plain.training_set()
+    drawn = augmented[0]
+    assert drawn["image"].shape == item["image"].shape and not torch.equal(drawn["image"], item["image"])
+    assert len(drawn["boxes"]) == len(drawn["ids"]) <= len(item["boxes"])

@@ -445,14 +445,42 @@ def _target_size(resize: int | tuple[int, int] | None, width: int,
     return int(resize[1]), int(resize[0])
 
 
-def _load_image(path: str, size: tuple[int, int]):
+#: the grey of JDE's letterbox borders (127.5 of 255)
+LETTERBOX_FILL = 0.5
+
+
+def placement(width: int, height: int, resize: int | tuple[int, int] | None,
+              letterbox: bool = False) -> tuple[tuple[int, int], tuple[float, float], tuple[int, int]]:
+    """Where a ``width``×``height`` frame lands in the network's image: ``(canvas (width,
+    height), scale (x, y), offset (left, top))``, so that ``network = original · scale +
+    offset``. Plain resizing stretches the frame to the canvas (offset 0); ``letterbox`` (JDE's
+    and FairMOT's ``letterbox``) scales both sides by ``min(W/width, H/height)`` and centres the
+    frame on a grey canvas, keeping its aspect ratio."""
+    canvas = _target_size(resize, width, height)
+    if not letterbox or canvas == (width, height):
+        return canvas, (canvas[0] / width, canvas[1] / height), (0, 0)
+    ratio = min(canvas[0] / width, canvas[1] / height)
+    inner = (round(width * ratio), round(height * ratio))
+    offset = (round((canvas[0] - inner[0]) / 2 - 0.1), round((canvas[1] - inner[1]) / 2 - 0.1))
+    return canvas, (inner[0] / width, inner[1] / height), offset
+
+
+def _load_image(path: str, size: tuple[int, int], letterbox: bool = False):
+    """The image at ``path`` as float32 3×H×W in [0, 1], resized (or letterboxed) to ``size``
+    (width, height)."""
     import torch
 
     with Image.open(path) as image:
         image = image.convert("RGB")
-        if image.size != size:
-            image = image.resize(size, Image.BILINEAR)
+        canvas, scale, offset = placement(*image.size, size[::-1], letterbox)
+        inner = (round(image.size[0] * scale[0]), round(image.size[1] * scale[1]))
+        if image.size != inner:
+            image = image.resize(inner, Image.BILINEAR)
         array = np.asarray(image, dtype=np.float32) / 255.0
+    if inner != canvas:
+        padded = np.full((canvas[1], canvas[0], 3), LETTERBOX_FILL, dtype=np.float32)
+        padded[offset[1]:offset[1] + inner[1], offset[0]:offset[0] + inner[0]] = array
+        array = padded
     return torch.from_numpy(array.transpose(2, 0, 1).copy())
 
 
@@ -473,6 +501,8 @@ class MOTFrames(_TorchDataset):
         split: ``"train"`` or ``"test"``.
         sequences: sequence folder names to use (default all of the split).
         resize: None (native size), an int (square) or (height, width); boxes are scaled alike.
+        letterbox: keep the frame's aspect ratio inside ``resize`` on a grey canvas
+            (:func:`placement`, JDE/FairMOT's input) instead of stretching it.
         kind: boxes from ``"gt"``, ``"det"`` or None (frames only, e.g. test without dets).
         half: None, ``"train"`` or ``"val"``: only that half of each sequence
             (:func:`half_split`, FairMOT's MOT17 validation protocol).
@@ -483,7 +513,8 @@ class MOTFrames(_TorchDataset):
     Items: ``image`` (float32 3×H×W in [0, 1]), ``boxes`` (float32 N×4, ``bb_left, bb_top,
     bb_width, bb_height`` in pixels of the returned image), ``ids`` (int64), ``classes``
     (int64), ``visibility`` (float32), ``conf`` (float32, flag or score), ``frame`` (int,
-    1-based), ``sequence`` (str), ``path`` (str), ``orig_size`` ((height, width)).
+    1-based), ``sequence`` (str), ``path`` (str), ``orig_size`` ((height, width)), ``scale``
+    ((x, y)) and ``offset`` ((left, top)): returned pixels = original pixels · scale + offset.
 
     Raises:
         DatasetError: as :func:`frames` and :func:`index`.
@@ -493,12 +524,13 @@ class MOTFrames(_TorchDataset):
                  sequences: Sequence[str] | None = None,
                  resize: int | tuple[int, int] | None = None, *, kind: str | None = "gt",
                  half: str | None = None, pedestrians_only: bool = False,
-                 transform: Callable[[dict], dict] | None = None, dataset: str | None = None):
+                 transform: Callable[[dict], dict] | None = None, dataset: str | None = None,
+                 letterbox: bool = False):
         if half not in (None, "train", "val"):
             raise ValueError(f"half must be None, 'train' or 'val', got {half!r}")
         self.root = Path(root)
         self.dataset = dataset or _dataset_name(self.root)
-        self.resize, self.transform, self.kind = resize, transform, kind
+        self.resize, self.transform, self.kind, self.letterbox = resize, transform, kind, letterbox
         self.sequences = _select(_sequence_table(self.root, split, dataset=self.dataset),
                                  sequences, self.dataset, self.root)
         table = frames(self.root, split, list(self.sequences["sequence"]), dataset=self.dataset)
@@ -527,19 +559,19 @@ class MOTFrames(_TorchDataset):
         import torch
 
         row = self.frames.iloc[position]
-        size = _target_size(self.resize, int(row.width), int(row.height))
-        image = _load_image(row.path, size)
+        size, scale, offset = placement(int(row.width), int(row.height), self.resize, self.letterbox)
+        image = _load_image(row.path, size, self.letterbox)
         values = self._boxes.get((row.sequence, int(row.frame)), np.zeros((0, 8)))
-        scale = np.array([size[0] / row.width, size[1] / row.height] * 2)
+        boxes = values[:, :4] * np.array(scale * 2) + np.array(offset + (0, 0))
         item = {
             "image": image,
-            "boxes": torch.as_tensor(values[:, :4] * scale, dtype=torch.float32),
+            "boxes": torch.as_tensor(boxes, dtype=torch.float32),
             "ids": torch.as_tensor(values[:, 4], dtype=torch.int64),
             "classes": torch.as_tensor(values[:, 5], dtype=torch.int64),
             "visibility": torch.as_tensor(values[:, 6], dtype=torch.float32),
             "conf": torch.as_tensor(values[:, 7], dtype=torch.float32),
             "frame": int(row.frame), "sequence": str(row.sequence), "path": str(row.path),
-            "orig_size": (int(row.height), int(row.width)),
+            "orig_size": (int(row.height), int(row.width)), "scale": scale, "offset": offset,
         }
         return self.transform(item) if self.transform else item
 
@@ -694,8 +726,9 @@ class JDEMixture(_TorchDataset):
         root: the mixture root (the folder holding ``ETHZ/``, ``Cityscapes/``, ``MOT17/``...).
         list_files: source name -> list file, e.g. ``{"eth": "data/eth.train", ...}``; order
             matters for the identity offsets, as in JDE's config.
-        resize: None, an int (square) or (height, width). (JDE letterboxes to 1088×608 with
-            augmentation; that belongs to the training transform, not to the loader.)
+        resize: None, an int (square) or (height, width).
+        letterbox: keep each image's aspect ratio inside ``resize`` (:func:`placement`), as JDE
+            does; its random affine and colour jitter are :class:`vadlib.data.jde_augment.JDEAugment`.
         transform: optional callable applied to the item dict.
 
     Identities: as JDE's ``JointDataset``, each source has ``num_identities[name] = max
@@ -715,10 +748,10 @@ class JDEMixture(_TorchDataset):
 
     def __init__(self, root: str | Path, list_files: Mapping[str, str | Path],
                  resize: int | tuple[int, int] | None = None,
-                 transform: Callable[[dict], dict] | None = None):
+                 transform: Callable[[dict], dict] | None = None, letterbox: bool = False):
         if not list_files:
             raise ValueError("list_files is empty: give at least one source")
-        self.root, self.resize, self.transform = Path(root), resize, transform
+        self.root, self.resize, self.transform, self.letterbox = Path(root), resize, transform, letterbox
         self.num_identities: dict[str, int] = {}
         self.id_offsets: dict[str, int] = {}
         self.num_images: dict[str, int] = {}
@@ -751,12 +784,13 @@ class JDEMixture(_TorchDataset):
         name, path, values = self.items[position]
         with Image.open(path) as probe:
             width, height = probe.size
-        size = _target_size(self.resize, width, height)
-        image = _load_image(path, size)
+        size, scale, offset = placement(width, height, self.resize, self.letterbox)
+        image = _load_image(path, size, self.letterbox)
         normalized = values[:, 2:6]
-        pixels = np.stack([(normalized[:, 0] - normalized[:, 2] / 2) * size[0],
-                           (normalized[:, 1] - normalized[:, 3] / 2) * size[1],
-                           normalized[:, 2] * size[0], normalized[:, 3] * size[1]], axis=1)
+        inner = (width * scale[0], height * scale[1])
+        pixels = np.stack([(normalized[:, 0] - normalized[:, 2] / 2) * inner[0] + offset[0],
+                           (normalized[:, 1] - normalized[:, 3] / 2) * inner[1] + offset[1],
+                           normalized[:, 2] * inner[0], normalized[:, 3] * inner[1]], axis=1)
         local = values[:, 1].astype(np.int64)
         global_ids = np.where(local >= 0, local + self.id_offsets[name], -1)
         item = {"image": image,

@@ -26,7 +26,8 @@ from vadlib.tracking import track_sequence as associate
 
 PLAIN = {"attention": "none"}
 IMPLICIT = {"attention": "implicit"}
-DENSE = {"attention": "implicit", "dense": True}
+#: dense links "at a single resolution ... the highest" (L1561); consecutive ones at every resolution
+DENSE = {"attention": "implicit", "dense": True, "resolutions": "highest"}
 EXPLICIT = {"attention": "explicit", "explicit_stage": 3}
 
 #: printed row label -> model options, per ablation table (trained on MOT17, Tables A.3–A.5)

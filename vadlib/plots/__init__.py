@@ -32,6 +32,7 @@ from vadlib.plots.tracking import (
                                frame_scrubber,
                                tracked_animation,
                                tracked_frames_figure,
+                               tracker_comparison_figure,
 )
 from vadlib.plots.video import (
                                frame_score_curves,
@@ -45,5 +46,5 @@ __all__ = ["HEADLESS_ENV", "anomaly_map_grid", "confusion_grid", "curriculum_fig
            "frame_score_curves", "frame_scrubber", "interactive", "localization_contours", "map_explorer",
            "mask_diversity", "mask_viewer", "masked_footprint", "masked_fraction_figure", "masked_kernel_figure",
            "masks_figure", "pipeline_strip",
-           "sample_grid", "score_axes", "show", "tracked_animation", "tracked_frames_figure", "training_curves_figure",
+           "sample_grid", "score_axes", "show", "tracked_animation", "tracked_frames_figure", "tracker_comparison_figure", "training_curves_figure",
            "video_explorer", "video_frame_view"]

@@ -1,4 +1,4 @@
-"""Tracking figures (Paper A, Fig. A.5): frames of a MOTChallenge sequence with tracked boxes,
+"""Tracking figures (Paper A, Figs. A.5/A.6): frames of a MOTChallenge sequence with tracked boxes,
 coloured and labelled by identity, as a strip of frames, an animation, or a frame scrubber.
 
 ``rows`` are MOTChallenge tracker rows (``frame, id, bb_left, bb_top, bb_width, bb_height, ...``
@@ -51,6 +51,36 @@ def tracked_frames_figure(root: Path, sequence: str, rows: pd.DataFrame, frames:
         _draw_boxes(ax, rows, frame, colours)
         ax.set_title(f"frame {frame}", fontsize=9)
         bare(ax)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def tracker_comparison_figure(root: Path, sequence: str, tracks: dict[str, pd.DataFrame], frames: list[int],
+                              title: str = ""):
+    """Figs. A.5/A.6 style: the same frames tracked by several trackers, one row per tracker
+    (``tracks``: label -> MOTChallenge rows), one column per frame; a single frame puts the
+    trackers side by side. Each panel's title counts the boxes the tracker kept there."""
+    import matplotlib.pyplot as plt
+
+    from vadlib.data.video import read_image
+    paths = _frame_paths(root, sequence)
+    colours = plt.get_cmap("tab20")
+    labels = list(tracks)
+    side_by_side = len(frames) == 1
+    rows, columns = (1, len(labels)) if side_by_side else (len(labels), len(frames))
+    fig, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 2.6 * rows), squeeze=False)
+    for i, label in enumerate(labels):
+        for j, frame in enumerate(frames):
+            ax = axes[0, i] if side_by_side else axes[i, j]
+            ax.imshow(read_image(paths[frame]))
+            shown = tracks[label]
+            _draw_boxes(ax, shown, frame, colours)
+            count = int((shown.frame == frame).sum()) if len(shown) else 0
+            ax.set_title(f"{label}, frame {frame}: {count} boxes" if side_by_side or j == 0
+                         else f"frame {frame}: {count} boxes", fontsize=8)
+            bare(ax)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()

@@ -74,7 +74,7 @@ UNITS: Mapping[str, tuple[str, ...]] = {
     "data:video": ("vadlib.data.video", "vadlib.data.avenue", "vadlib.data.shanghaitech",
                    "vadlib.data.ucsd_ped2", "vadlib.data.vad_tracks"),
     "data:thermal": ("vadlib.data.thermal",),
-    "data:mot": ("vadlib.data.mot",),
+    "data:mot": ("vadlib.data.mot", "vadlib.data.jde_augment"),
     "data:imagenet100": ("vadlib.data.imagenet",),
     "data:fall_tests": ("vadlib.data.fall_tests", "vadlib.data.harbour"),
     "twin:mvtec_ad": ("vadlib.data.synthetic.mvtec",),

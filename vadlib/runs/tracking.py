@@ -32,9 +32,15 @@ weighting as the option ``"fairmot"``. Schedule: the thesis's per-model one (L15
 model's (``schedule_from``) -- the Table A.5 explicit rows take the implicit/HRNet schedule so all
 rows of an ablation table get the same optimiser budget.
 
-Frames are resized to ``input_size`` (H, W) without letterboxing (MOT17's 16:9 frames keep their
-aspect at 1088×608); boxes are scaled back to the original pixels before evaluation. No
-augmentation (JDE's affine and colour jitter are a training-transform detail left out).
+Frames are letterboxed into ``input_size`` (H, W) as JDE and FairMOT do (``letterbox=False``
+stretches them instead); boxes are mapped back to the original pixels before evaluation. Training
+images get JDE's augmentation (random rotation, scaling, translation, shear, colour jitter and
+flip: :class:`vadlib.data.jde_augment.JDEAugment`, ``augment=False`` turns it off), the thesis's
+"rotation, scaling and color jittering ... similar to JDE" (L1515).
+
+Dense connections (``dense=True``) are made at the highest resolution only
+(``resolutions="highest"`` in :data:`vadlib.papers.a_tracker.DENSE`), as the ablation describes
+them (L1561); consecutive ones at every resolution (L1424).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ import pandas as pd
 import torch
 
 from vadlib.data import DataSource, mot
+from vadlib.data.jde_augment import JDEAugment
 from vadlib.data.mot import JDE_LIST_FILES, JDEMixture
 from vadlib.metrics.tracking import evaluate_mot, write_mot
 from vadlib.models.hrnet_tracker import HRNetTracker
@@ -83,11 +90,14 @@ class TrackerRun(Experiment):
     dense: bool = False
     gated: bool = True
     explicit_stage: int = 3
+    resolutions: str = "all"  # implicit links at "all" resolutions or the "highest" only
     weighting: str = "per_task"  # per_task (Eq. A.4/A.5) | fairmot
     schedule_from: str = ""  # "": the thesis's schedule of this attention; else that attention's
     train_data: str = "mot17_half"
     eval_data: str = "mot17_half_val"
     input_size: tuple[int, int] = INPUT_SIZE["tiny"]
+    letterbox: bool = True
+    augment: bool = True
     budget: Budget = Budget()
     data: DataSource = DataSource()
     seed: int = 0
@@ -105,14 +115,18 @@ class TrackerRun(Experiment):
         """(dataset of frames with globally unique identities, number of identities)."""
         if self.train_data not in TRAIN_DATA:
             raise ValueError(f"train_data must be one of {TRAIN_DATA}, got {self.train_data!r}")
+        # JDE drops boxes under 4 px at 608 rows: the same fraction of this input's height
+        augment = JDEAugment(min_size=max(1.0, 4.0 * self.input_size[0] / INPUT_SIZE["paper"][0])) \
+            if self.augment else None
         mot17 = _mot17_frames(self._root("mot17"), "train", self.input_size,
-                              half="train" if self.train_data == "mot17_half" else None)
+                              half="train" if self.train_data == "mot17_half" else None,
+                              letterbox=self.letterbox, augment=augment)
         if self.train_data == "mot17_half":
             return mot17, mot17.n_identities
         roots = {name: self._root(name) for name in JDE_SOURCES}
         parent = next(iter(roots.values())).parent
         mixture = JDEMixture(parent, {name: roots[name] / JDE_LIST_FILES[name][1] for name in JDE_SOURCES},
-                             resize=self.input_size)
+                             resize=self.input_size, letterbox=self.letterbox, transform=augment)
         offset = mixture.total_identities
         mot17.identity_offset = offset
         return torch.utils.data.ConcatDataset([mixture, mot17]), offset + mot17.n_identities
@@ -161,7 +175,7 @@ class TrackerRun(Experiment):
 
     def build_model(self, n_identities: int):
         return HRNetTracker(size=self.budget.model_size, attention=self.attention, dense=self.dense,
-                            gated=self.gated, explicit_stage=self.explicit_stage,
+                            gated=self.gated, resolutions=self.resolutions, explicit_stage=self.explicit_stage,
                             n_identities=max(3, n_identities), weighting=self.weighting, seed=self.seed)
 
     def schedule(self):
@@ -187,7 +201,8 @@ class TrackerRun(Experiment):
         torch.save(model.state_dict(), ctx.dir / MODEL_FILE)
         model.eval()
         root, names, half = self.evaluation_sequences()
-        tracks = {name: track_sequence(model, root, name, self.input_size, half, self.budget.eval_limit, self.device)
+        tracks = {name: track_sequence(model, root, name, self.input_size, half, self.budget.eval_limit, self.device,
+                                             letterbox=self.letterbox)
                   for name in names}
         scores = evaluate(root, tracks, half, EVAL_BENCHMARK[self.eval_data], self.budget.eval_limit)
         return {**scores, "n_identities": n_identities, "train_frames": len(train_set), "train_steps": steps,
@@ -208,7 +223,8 @@ class TrackerRun(Experiment):
         train(model, model.training_loss, endless(data_loader(train_set, 1, shuffle=True, collate_fn=_collate)),
               schedule=self.schedule(), total_steps=1, progress=False)
         root, names, half = twin.evaluation_sequences()
-        track_sequence(model.eval(), root, names[0], self.input_size, half, limit=1, device="cpu")
+        track_sequence(model.eval(), root, names[0], self.input_size, half, limit=1, device="cpu",
+                       letterbox=self.letterbox)
         return {"parameters": model.parameter_counts()["network"],
                 "step_time_s": round(time.perf_counter() - started, 3)}
 
@@ -231,15 +247,18 @@ class TrackerRun(Experiment):
             return "plain"
         if self.attention == "explicit":
             return f"explicit after stage {self.explicit_stage}"
-        return ("dense" if self.dense else "consecutive") + ("" if self.gated else " ungated")
+        return ("dense" if self.dense else "consecutive") + ("" if self.gated else " ungated") + \
+            (" (highest resolution)" if self.resolutions == "highest" else "")
 
 
 # ------------------------------------------------------------------------------------ helpers
-def _mot17_frames(root: Path, split: str, size, half: str | None):
-    """MOT17 frames of the SDP copies with identities numbered 0.. over (sequence, track)."""
+def _mot17_frames(root: Path, split: str, size, half: str | None, letterbox: bool = True, augment=None):
+    """MOT17 frames of the SDP copies with identities numbered 0.. over (sequence, track), then
+    ``augment`` (a transform of the item, or None)."""
     table = mot.sequences(root, split)
     names = list(table[table.detector == MOT17_COPY].sequence) or list(table.sequence)
-    frames = mot.MOTFrames(root, split, names, resize=size, kind="gt", half=half, pedestrians_only=True)
+    frames = mot.MOTFrames(root, split, names, resize=size, kind="gt", half=half, pedestrians_only=True,
+                           letterbox=letterbox)
     boxes = mot.index(root, split, "gt", names)
     boxes = boxes[(boxes["conf"] != 0) & (boxes["class"] == 1)]
     keys = sorted(set(zip(boxes.sequence, boxes["id"].astype(int))))
@@ -251,7 +270,7 @@ def _mot17_frames(root: Path, split: str, size, half: str | None):
         ids = [numbering.get((item["sequence"], int(i)), -1) for i in item["ids"]]
         item["ids"] = torch.as_tensor([i + frames.identity_offset if i >= 0 else -1 for i in ids],
                                       dtype=torch.int64)
-        return item
+        return augment(item) if augment else item
 
     frames.transform = global_ids
     return frames
@@ -294,28 +313,27 @@ def split_of(root: Path, sequence: str) -> str:
         return "test"
 
 
-def detections(model, item: dict[str, Any], size, device: str = "cpu",
+def detections(model, item: dict[str, Any], device: str = "cpu",
                conf_thres: float = 0.4) -> tuple[int, Any, Any, Any]:
     """``(frame, boxes, scores, embeddings)`` of ``model.predict`` on one :class:`MOTFrames` item:
-    boxes as tlwh in the frame's original pixels (the network saw it resized to ``size``)."""
-    height, width = item["orig_size"]
-    scale = torch.tensor([width / size[1], height / size[0]] * 2)
+    boxes as tlwh in the frame's original pixels (undoing the item's resize or letterbox)."""
+    scale, offset = torch.tensor(item["scale"] * 2), torch.tensor(item["offset"] * 2)
     found = model.predict(item["image"][None].to(device), conf_thres=conf_thres)[0]
-    boxes = found["boxes"].cpu() * scale  # tlbr in original pixels
+    boxes = (found["boxes"].cpu() - offset) / scale  # tlbr in original pixels
     tlwh = torch.cat([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], 1).numpy()
     return item["frame"], tlwh, found["scores"].cpu().numpy(), found["embeddings"].cpu().numpy()
 
 
 def track_sequence(model, root: Path, sequence: str, size, half: str | None = None, limit: int | None = None,
-                   device: str = "cpu", conf_thres: float = 0.4) -> pd.DataFrame:
+                   device: str = "cpu", conf_thres: float = 0.4, letterbox: bool = True) -> pd.DataFrame:
     """MOTChallenge rows of ``model``'s detections associated by :func:`vadlib.tracking.track_sequence`
-    on one sequence, in the sequence's original pixels, sorted by (frame, id); ``limit`` keeps the
-    first frames only."""
+    on one sequence (frames letterboxed, or resized, to ``size``), in the sequence's original
+    pixels, sorted by (frame, id); ``limit`` keeps the first frames only."""
     split = split_of(root, sequence)
-    frames = mot.MOTFrames(root, split, [sequence], resize=size, kind=None, half=half)
+    frames = mot.MOTFrames(root, split, [sequence], resize=size, kind=None, half=half, letterbox=letterbox)
     rate = int(mot.sequences(root, split).set_index("sequence").loc[sequence, "frameRate"])
     count = len(frames) if limit is None else min(limit, len(frames))
-    found = (detections(model, frames[position], size, device, conf_thres) for position in range(count))
+    found = (detections(model, frames[position], device, conf_thres) for position in range(count))
     return associate(found, frame_rate=rate, conf_thres=conf_thres)
 
 
@@ -367,7 +385,8 @@ def write_submission(config: TrackerRun, benchmark: str, directory: Path) -> lis
     table = mot.sequences(root, "test")
     written = []
     for video, copies in table.groupby(table.video if "video" in table else table.sequence):
-        rows = track_sequence(model, root, copies.sequence.iloc[0], config.input_size, None, None, "cpu")
+        rows = track_sequence(model, root, copies.sequence.iloc[0], config.input_size, None, None, "cpu",
+                              letterbox=config.letterbox)
         for sequence in copies.sequence:
             written.append(write_mot(rows, Path(directory) / f"{sequence}.txt"))
     return written
