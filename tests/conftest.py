@@ -17,6 +17,14 @@ def isolated_outputs(tmp_path, monkeypatch):
     return tmp_path
 
 
+@pytest.fixture(scope="session")
+def smoke_cache(tmp_path_factory):
+    """One run cache and data root for the tests that execute whole notebooks on the smoke profile
+    (nbval, the end-to-end reproduce): a notebook's runs are computed once per session."""
+    root = tmp_path_factory.mktemp("smoke-cache")
+    return {"VADLIB_RUNS": str(root / "runs"), "VADLIB_DATA": str(root / "data")}
+
+
 @pytest.fixture
 def one_torch_thread():
     """Pin torch to one thread for a test and restore the setting after: model tests on a shared

@@ -1,4 +1,5 @@
 import json
+import os
 
 import matplotlib
 
@@ -114,6 +115,21 @@ def test_atomic_write_cleans_up_on_failure(tmp_path, monkeypatch):
     assert target.read_text() == "old" and list(tmp_path.iterdir()) == [target]
 
 
+def test_atomic_write_streams_into_place_and_a_failing_writer_leaves_the_old_file(tmp_path):
+    target = tmp_path / "arrays.npz"
+    artifacts.atomic_write(target, lambda stream: np.savez_compressed(stream, x=np.arange(5)))
+    with np.load(target) as stored:
+        assert stored["x"].tolist() == [0, 1, 2, 3, 4]
+    before = target.read_bytes()
+
+    def write_half_then_fail(stream):
+        stream.write(before[: len(before) // 2])
+        raise OSError("disk full")
+    with pytest.raises(OSError, match="disk full"):
+        artifacts.atomic_write(target, write_half_then_fail)
+    assert target.read_bytes() == before and list(tmp_path.iterdir()) == [target]
+
+
 def test_figures_are_png_and_pdf_deterministic_and_indexed(provenance):
     fig, ax = plt.subplots()
     ax.plot([0, 1], [1, 0])
@@ -154,3 +170,15 @@ def test_a_number_printed_centred_over_micro_and_macro_gets_no_delta_and_the_row
     assert pd.isna(row[f"{cell['columns'][0]} | Δ"]) and pd.isna(row[f"{cell['columns'][1]} | Δ"])
     assert row["status"] == "reproduced"
     assert f"{cell['printed']} printed centred (averaging unspecified), no Δ" in row["note"]
+
+
+def test_a_measured_table_is_written_apart_with_the_machine_it_was_timed_on():
+    timed = pd.DataFrame({"Method": ["Liu et al. [35]"], "Time baseline (ms)": [3.2], "Time +SSPCAB (ms)": [3.3],
+                          "Relative expansion (%)": [3.1]})
+    artifacts.save_table("C.6", timed, measured=True)
+    assert not (paths.tables_dir() / "C.6.csv").exists()
+    assert (paths.timings_dir() / "C.6.csv").exists()
+    assert "vary between machines" in (paths.timings_dir() / "C.6.md").read_text()
+    record = json.loads((paths.figures_dir() / "index.json").read_text())["artifacts"]["table:C.6"]
+    assert record["measured"] is True and record["machine"]["cpu_count"] == os.cpu_count()
+    assert set(record["files"]) == {f"timings/C.6.{ext}" for ext in ("csv", "md", "tex")}

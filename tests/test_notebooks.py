@@ -42,7 +42,9 @@ def test_notebook_is_committed_stripped_with_parameters_and_a_check_cell(entry):
 
 
 @pytest.mark.parametrize("entry", NOTEBOOKS, ids=IDS)
-def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path):
+def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path, smoke_cache, monkeypatch):
+    for variable, value in smoke_cache.items():  # runs shared with the end-to-end reproduce test
+        monkeypatch.setenv(variable, value)
     reference = tmp_path / entry.ipynb.name
     nbformat.write(with_expected_outputs(nbformat.read(entry.ipynb, as_version=4)), reference)
     result = run_nbval(reference)

@@ -1,4 +1,6 @@
 
+import os
+
 import pytest
 
 from vadlib import paths, profiles
@@ -52,3 +54,30 @@ def test_paths_follow_environment(monkeypatch, tmp_path):
     assert paths.figures_dir() == paths.REPO_ROOT / "figures"
     assert paths.data_root() == tmp_path / "cache" / "vadlib" / "data"
     assert (paths.REPO_ROOT / "vadlib" / "__init__.py").exists() and paths.STYLE_FILE.exists()
+
+
+def test_math_threads_are_the_free_cores_shared_among_the_jobs():
+    assert profiles.math_threads(1, cores=2, load=0.1) == 2  # a quiet 2-core machine
+    assert profiles.math_threads(1, cores=2, load=1.2) == 1  # another process busy on one core
+    assert profiles.math_threads(2, cores=2, load=0.0) == 1  # two kernels at once
+    assert profiles.math_threads(1, cores=2, load=7.0) == 1  # overloaded: still one
+    assert profiles.math_threads(3, cores=16, load=4.4) == 4  # 12 free cores for 3 kernels
+    with pytest.raises(ValueError, match="jobs"):
+        profiles.math_threads(0)
+
+
+def test_a_user_set_thread_count_wins_and_children_inherit_the_choice(monkeypatch):
+    import torch
+    before = torch.get_num_threads()
+    for variable in profiles.THREAD_VARIABLES:
+        monkeypatch.delenv(variable, raising=False)
+    try:
+        monkeypatch.setenv("OMP_NUM_THREADS", "1")
+        assert profiles.apply_math_threads(jobs=1) == 1 and torch.get_num_threads() == 1
+        assert os.environ["MKL_NUM_THREADS"] == "1"
+        monkeypatch.delenv("OMP_NUM_THREADS")
+        monkeypatch.delenv("MKL_NUM_THREADS")
+        chosen = profiles.apply_math_threads(jobs=2)
+        assert chosen == profiles.math_threads(2) and os.environ["OMP_NUM_THREADS"] == str(chosen)
+    finally:
+        torch.set_num_threads(before)

@@ -28,6 +28,9 @@ def vadlib_cli(*args, env=None):
     (["reproduce", "--jobs", "0"], "at least 1"),
     (["reproduce", "--only", ","], "names no notebook"),
     (["reproduce", "--set", "device=gpu"], "auto, cpu, cuda"),
+    (["reproduce", "--set", "epoch_fraction=1e999"], "finite"),
+    (["reproduce", "--set", "epoch_fraction=nan"], "finite"),
+    (["reproduce", "--set", "epoch_fraction=-inf"], "finite"),
     (["frobnicate"], "reproduce"),
 ])
 def test_bad_input_is_one_line_naming_valid_choices_exit_2(args, valid):
@@ -102,13 +105,19 @@ def test_an_interrupted_reproduce_resumes_where_it_stopped(toy_catalog):
     assert [o.status for o in changed] == ["ok", "ok"]  # new parameters: nothing is up to date
 
 
-def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monkeypatch):
-    result = vadlib_cli("reproduce", "--jobs", "2")
+def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monkeypatch, smoke_cache):
+    """Two runs, the second with a cold run cache (the first reuses what the nbval tests computed,
+    or computes it): every file under figures/tables/ is byte-identical; measured timings are
+    written apart, to figures/timings/."""
+    monkeypatch.setenv("VADLIB_DATA", smoke_cache["VADLIB_DATA"])
+    result = vadlib_cli("reproduce", "--jobs", "2", env={"VADLIB_RUNS": smoke_cache["VADLIB_RUNS"]})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "7 of 7 notebooks ok" in result.stdout
-    tables = paths.tables_dir()
+    tables, timings = paths.tables_dir(), paths.timings_dir()
+    assert sorted(p.stem for p in timings.glob("*.csv")) == ["C.6", "C.S3", "D.7"]
     for table_id in reported.table_ids():
-        assert all((tables / f"{table_id}.{ext}").exists() for ext in ("csv", "md", "tex")), table_id
+        folder = timings if (timings / f"{table_id}.csv").exists() else tables
+        assert all((folder / f"{table_id}.{ext}").exists() for ext in ("csv", "md", "tex")), table_id
     index = json.loads((paths.figures_dir() / "index.json").read_text())["artifacts"]
     assert {f"table:{t}" for t in reported.table_ids()} <= set(index)
     for record in index.values():
@@ -116,11 +125,12 @@ def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monke
                                                        "wall_time_s", "created_at"))
         assert all((paths.figures_dir() / f).exists() for f in record["files"])
 
-    skipped = vadlib_cli("reproduce", "--only", "00,C")
+    skipped = vadlib_cli("reproduce", "--only", "00,C", env={"VADLIB_RUNS": smoke_cache["VADLIB_RUNS"]})
     assert skipped.returncode == 0 and skipped.stdout.count("skipped") == 2
 
     second = tmp_path / "second"
-    rerun = vadlib_cli("reproduce", "--jobs", "2", env={"VADLIB_FIGURES": str(second)})
+    rerun = vadlib_cli("reproduce", "--jobs", "2", env={"VADLIB_FIGURES": str(second),
+                                                        "VADLIB_RUNS": str(tmp_path / "cold-runs")})
     assert rerun.returncode == 0, rerun.stdout + rerun.stderr
     first_csvs = sorted(p.name for p in tables.glob("*.csv"))
     assert first_csvs == sorted(p.name for p in (second / "tables").glob("*.csv"))

@@ -25,7 +25,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Callable, Iterable, Iterator
 
 import numpy as np
 import pandas as pd
@@ -108,12 +108,20 @@ def fingerprint(items: Iterable[Path | str]) -> str:
 
 # -------------------------------------------------------------------------------- atomic writes
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, writer: Callable[[BinaryIO], Any]) -> None:
+    """Write ``path`` atomically: ``writer(stream)`` fills a temporary file in the same directory,
+    which is flushed to disk (fsync) and renamed over ``path``.
+
+    A reader sees the old file or the complete new one, never a part; when ``writer`` raises (or
+    the process dies) nothing is left under ``path``'s name. ``writer`` gets a seekable binary
+    stream, so ``np.savez_compressed`` and ``torch.save`` can write into it directly.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
+            writer(stream)
             stream.flush()
             os.fsync(stream.fileno())
         umask = os.umask(0)
@@ -124,6 +132,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda stream: stream.write(data))
 
 
 def atomic_write_text(path: Path, text: str) -> None:
@@ -259,8 +271,14 @@ def _latex(frame: pd.DataFrame, title: str, label: str) -> str:
 
 def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reported_id: str | None = None,
                paper: str | None = None, caption: str | None = None, data_fingerprint: str | None = None,
-               wall_time_s: float | None = None) -> pd.DataFrame:
+               wall_time_s: float | None = None, measured: bool = False) -> pd.DataFrame:
     """Write a table to ``figures/tables/<table_id>.{csv,md,tex}`` and record it in index.json.
+
+    ``measured``: the reproduced numbers are wall-clock measurements (Tables C.6, D.7: ms per
+    frame), which differ from machine to machine and from one cold run to the next. Such a table
+    goes to ``figures/timings/`` instead, with the machine it was measured on in its record
+    (:func:`machine`), so that every file under ``figures/tables/`` is byte-identical between two
+    runs of a profile.
 
     - ``reproduced`` only, with no reported counterpart: the table as given.
     - a reported table (``reported_id`` defaults to ``table_id`` when the thesis has that table)
@@ -287,11 +305,13 @@ def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reporte
         frame, layout = reproduced, "reproduced"
     frame = frame.reset_index(drop=True)
     frame.attrs = {}
-    directory = paths.tables_dir()
+    directory = paths.timings_dir() if measured else paths.tables_dir()
     source = f"Reported: {meta['seed']} lines {meta['lines']}." if meta else ""
     profile = (f"Reproduced with the `{_current.profile}` profile." if layout == "reported-vs-reproduced"
                and _current.profile else "")
-    footer = " ".join(s for s in (source, profile) if s)
+    timing = "Timings measured on this machine (see index.json); they vary between machines and runs." \
+        if measured else ""
+    footer = " ".join(s for s in (source, profile, timing) if s)
     title = f"Table {table_id}. {caption}".strip()
     texts = {"csv": frame.to_csv(index=False, lineterminator="\n"), "md": _markdown(frame, title, footer),
              "tex": _latex(frame, title, f"tab:{table_id}")}  # render all before writing any
@@ -299,9 +319,27 @@ def save_table(table_id: str, reproduced: pd.DataFrame | None = None, *, reporte
     for ext, text in texts.items():
         files.append(directory / f"{table_id}.{ext}")
         atomic_write_text(files[-1], text)
-    _record(f"table:{table_id}", "table", paper, files, data_fingerprint, wall_time_s,
-            {"layout": layout, "reported_id": reported_id})
+    extra = {"layout": layout, "reported_id": reported_id}
+    if measured:
+        extra.update(measured=True, machine=machine())
+    _record(f"table:{table_id}", "table", paper, files, data_fingerprint, wall_time_s, extra)
     return frame
+
+
+def machine() -> dict[str, Any]:
+    """What a timing depends on: processor, cores, torch's math threads, GPU (if any), platform."""
+    import platform
+
+    info: dict[str, Any] = {"platform": platform.platform(), "processor": platform.processor() or platform.machine(),
+                            "cpu_count": os.cpu_count()}
+    try:
+        import torch
+    except ImportError:
+        return info
+    info["torch_threads"] = torch.get_num_threads()
+    if torch.cuda.is_available():
+        info["gpu"] = torch.cuda.get_device_name(0)
+    return info
 
 
 # ----------------------------------------------------------------------------------------- figures

@@ -15,10 +15,34 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def _seed(text: str) -> int:
+    """argparse type of --seed: an integer >= 0 (numpy's generators refuse negative seeds)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {value}")
+    return value
+
+
+def _one_line(error: BaseException) -> str:
+    """What the command prints for an expected error: one line, whatever the message's shape."""
+    from vadlib.data.errors import DatasetError
+    if isinstance(error, DatasetError):
+        return error.summary
+    message = error.args[0] if isinstance(error, KeyError) and error.args else error
+    return " ".join(str(message).split())
+
+
 def _value(text: str) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
+        pass
+    try:
+        return float(text)  # nan, inf, -inf: numbers the knob check then refuses by name
+    except ValueError:
         return text
 
 
@@ -131,7 +155,7 @@ def _add_data_commands(commands) -> None:
         if action == "synth":
             from vadlib.data.synthetic import SIZES
             sub.add_argument("--size", default="smoke", choices=SIZES)
-            sub.add_argument("--seed", type=int, default=0)
+            sub.add_argument("--seed", type=_seed, default=0, help="seed of the twin (>= 0)")
             sub.add_argument("--force", action="store_true", help="regenerate even if present")
 
 
@@ -170,11 +194,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"{table_id:<6} {meta['paper']}  {meta['caption'][:100]}")
         return 0
     if args.command in ("data", "runs"):
+        from vadlib.data.errors import DatasetError
         try:
             return _data_command(args) if args.command == "data" else _runs_command(args)
-        except (KeyError, ValueError) as error:
-            message = error.args[0] if isinstance(error, KeyError) and error.args else error
-            parser.exit(2, f"vadlib: error: {message}\n")
+        except DatasetError as error:  # a damaged or missing dataset, a failed download: exit 1
+            parser.exit(1, f"vadlib: error: {_one_line(error)}\n")
+        except (KeyError, ValueError, OSError) as error:  # a bad name or argument, an unwritable root
+            parser.exit(2, f"vadlib: error: {_one_line(error)}\n")
     from vadlib import reproduce
     try:
         if args.jobs < 1:

@@ -84,7 +84,8 @@ class Session:
 
     def banner(self) -> str:
         knobs = ", ".join(f"{k}={v!r}" for k, v in self.settings.knobs.items())
-        return f"{self.notebook} · profile {self.settings.profile} · device {self.device}\n{knobs}"
+        threads = os.environ.get("OMP_NUM_THREADS", "?")
+        return f"{self.notebook} · profile {self.settings.profile} · device {self.device} · {threads} math threads\n{knobs}"
 
 
 def setup(notebook: str, *, profile: str = profiles.DEFAULT_PROFILE, data_root: str | None = None,
@@ -96,6 +97,7 @@ def setup(notebook: str, *, profile: str = profiles.DEFAULT_PROFILE, data_root: 
         raise ValueError(f"set {', '.join(clash)} as notebook parameters, not in overrides")
     settings = profiles.resolve(profile, data_root=data_root, device=device, seed=seed, **overrides)
     seed_everything(settings.seed)
+    profiles.apply_math_threads()  # a kernel started by `vadlib reproduce` finds OMP_NUM_THREADS set
     use_style()
     parameters = {"profile": profile, "data_root": data_root, "device": device, "seed": seed, "overrides": overrides}
     resolved_device = profiles.resolve_device(settings.device)

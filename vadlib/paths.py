@@ -39,6 +39,11 @@ def tables_dir() -> Path:
     return figures_dir() / "tables"
 
 
+def timings_dir() -> Path:
+    """Tables of measured wall-clock times (``save_table(..., measured=True)``)."""
+    return figures_dir() / "timings"
+
+
 def runs_dir() -> Path:
     """Root of the experiment cache (``<config-hash>/``) and executed notebooks (``notebooks/``)."""
     return _from_env("VADLIB_RUNS", REPO_ROOT / "runs")

@@ -14,7 +14,10 @@ its value per profile, and every knob can be overridden, e.g. by a papermill par
 
 from __future__ import annotations
 
+import math
+import os
 import re
+import sys
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -102,6 +105,8 @@ def _check_value(name: str, knob: Knob, value: Any) -> Any:
         value = float(value)
     if isinstance(value, bool) or not isinstance(value, knob.kind):
         raise ValueError(f"knob {name!r} expects {knob.kind.__name__}{' or None' if nullable else ''}; got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"knob {name!r} must be a finite number; got {value!r}")
     if knob.minimum is not None and value < knob.minimum:
         raise ValueError(f"knob {name!r} must be at least {knob.minimum}; got {value!r}")
     if name == "device" and not re.fullmatch(r"auto|cpu|cuda(:\d+)?|mps", value):
@@ -135,6 +140,45 @@ def resolve_device(device: str) -> str:
     except ImportError:
         return "cpu"
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+#: environment variables that set the math threads of a process (torch reads them at start-up)
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def math_threads(jobs: int = 1, cores: int | None = None, load: float | None = None) -> int:
+    """Math threads (torch intra-op, OpenMP, MKL) for each of ``jobs`` processes running at once.
+
+    A math thread that has to wait for a core held by another process stalls the whole parallel
+    kernel it belongs to: on a 2-core machine with one other busy process, two threads per kernel
+    ran the tracker at under 1 frame/s against ~90 with one (``benchmarks/README.md``). So the
+    threads are the cores not already busy -- ``cores`` minus the 1-minute load average (read
+    when the work starts), rounded, keeping at least one -- shared evenly among the jobs, at least
+    one each. ``OMP_NUM_THREADS`` set by the user overrides this (:func:`apply_math_threads`).
+    """
+    if jobs < 1:
+        raise ValueError(f"jobs must be at least 1, got {jobs}")
+    cores = cores or os.cpu_count() or 1
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (OSError, AttributeError):  # no load average on this platform
+            load = 0.0
+    busy = min(cores - 1, max(0, round(load)))
+    return max(1, (cores - busy) // jobs)
+
+
+def apply_math_threads(jobs: int = 1) -> int:
+    """Set this process's math threads -- and its children's, through :data:`THREAD_VARIABLES` --
+    to :func:`math_threads` unless ``OMP_NUM_THREADS`` is already set; returns the number used."""
+    chosen = os.environ.get("OMP_NUM_THREADS", "")
+    threads = int(chosen) if chosen.isdigit() and int(chosen) > 0 else math_threads(jobs)
+    for variable in THREAD_VARIABLES:
+        os.environ.setdefault(variable, str(threads))
+    torch = sys.modules.get("torch")  # imported later, torch reads OMP_NUM_THREADS itself
+    if torch is not None:
+        torch.set_num_threads(threads)
+    return threads
 
 
 def describe() -> str:

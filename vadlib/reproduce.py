@@ -16,7 +16,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -38,6 +38,7 @@ class Outcome:
     artifacts: int = 0
     error: str = ""
     warnings: list[str] = field(default_factory=list)
+    threads: int = 0  # math threads of its kernel (profiles.math_threads)
 
 
 @dataclass(frozen=True)
@@ -203,12 +204,8 @@ def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, job
     # kernels run in notebooks/: give them absolute output locations
     os.environ["VADLIB_FIGURES"], os.environ["VADLIB_RUNS"] = str(paths.figures_dir()), str(paths.runs_dir())
     os.environ["VADLIB_HEADLESS"] = "1"  # no one clicks in a papermill run: explorers draw static figures
-    if jobs > 1:
-        # parallel kernels share the cores: without a cap each would start one math thread per core
-        # and the oversubscribed threads slow every kernel down many times over
-        share = str(max(1, (os.cpu_count() or 1) // jobs))
-        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ.setdefault(variable, share)
+    # kernels inherit the math-thread policy: the free cores shared among the parallel kernels
+    threads = profiles.apply_math_threads(jobs)
     outcomes: dict[str, Outcome] = {}
     try:
         if jobs <= 1:
@@ -227,12 +224,16 @@ def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, job
     except KeyboardInterrupt:
         for entry in entries:
             outcomes.setdefault(entry.stem, Outcome(entry.stem, "failed", error="interrupted"))
-    return [outcomes[e.stem] for e in entries if e.stem in outcomes]
+    return [replace(outcomes[e.stem], threads=threads) for e in entries if e.stem in outcomes]
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:
     header = f"{'notebook':<26} {'status':<8} {'wall time':>9} {'artifacts':>9}  error"
     lines = [header, "-" * len(header)]
+    threads = {o.threads for o in outcomes if o.threads}
+    if threads:
+        lines.insert(0, f"math threads per notebook kernel: {', '.join(map(str, sorted(threads)))} "
+                        f"({os.cpu_count()} cores; profiles.math_threads)")
     for o in outcomes:
         lines.append(f"{o.notebook:<26} {o.status:<8} {o.seconds:>8.1f}s {o.artifacts:>9}  {o.error}")
     lines += [f"warning: {w}" for o in outcomes for w in o.warnings]

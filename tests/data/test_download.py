@@ -48,8 +48,10 @@ class _Handler(BaseHTTPRequestHandler):
         payload = body[start:]
         self.send_header("Content-Length", str(len(payload)))
         self.end_headers()
-        if server.drop_after is not None:  # simulate a connection lost mid-transfer
-            cut, server.drop_after = server.drop_after, None
+        if server.drop_after is not None or server.drop_every is not None:
+            # simulate a connection lost mid-transfer: once (drop_after) or on every request
+            cut = server.drop_every if server.drop_every is not None else server.drop_after
+            server.drop_after = None
             self.wfile.write(payload[:cut])
             self.wfile.flush()
             self.close_connection = True
@@ -61,6 +63,7 @@ class _Handler(BaseHTTPRequestHandler):
 def server():
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
     httpd.files, httpd.requests, httpd.drop_after, httpd.honour_range = {}, [], None, True
+    httpd.drop_every = None
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
@@ -296,3 +299,149 @@ def test_cli_data_commands(toy_manifest, server, tmp_path, capsys):
         cli.main(["data", "verify", "nope", "--root", root])
     assert stop.value.code == 2
     assert "no dataset named 'nope'" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- bombs, link chains, broken servers
+
+BOMB_BYTES = 32 << 20  # zeros: deflate packs them about a thousand to one
+
+
+def _zip_bomb() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("Bomb/zeros.bin", bytes(BOMB_BYTES))
+    return buffer.getvalue()
+
+
+def _tar_bomb() -> bytes:
+    return _tar({"Bomb/zeros.bin": bytes(BOMB_BYTES)})
+
+
+def _leftovers(tmp_path: Path) -> list[Path]:
+    return [p for p in tmp_path.rglob("*") if p.name.startswith(".extract-") or p.name == "zeros.bin"]
+
+
+@pytest.mark.parametrize("make", [_zip_bomb, _tar_bomb], ids=["zip", "tar.gz"])
+def test_bomb_is_refused_from_its_headers(tmp_path, make):
+    data = make()
+    assert len(data) * download.DEFAULT_MAX_RATIO < BOMB_BYTES  # a bomb by the default ratio
+    archive = _write(tmp_path, "bomb.archive", data)
+    target = tmp_path / "out"
+    with pytest.raises(download.ArchiveTooLargeError, match="declares 32.0 MiB") as caught:
+        download.safe_extract(archive, target)
+    assert "\n" not in str(caught.value) and "bomb.archive" in str(caught.value)
+    assert not any(target.iterdir()) and not _leftovers(tmp_path)
+
+
+@pytest.mark.parametrize("make", [_zip_bomb, _tar_bomb], ids=["zip", "tar.gz"])
+def test_bytes_are_counted_while_extracting_when_headers_lie(tmp_path, monkeypatch, make):
+    """With the header check disabled (as if the headers understated the content), the byte
+    count during extraction still stops the archive at its limit."""
+    monkeypatch.setattr(download, "_check_declared", lambda *args: None)
+    archive = _write(tmp_path, "bomb.archive", make())
+    target = tmp_path / "out"
+    limits = download.ExtractionLimits(max_bytes=1 << 20, max_ratio=None)
+    with pytest.raises(download.ArchiveTooLargeError, match="reached at member 'Bomb/zeros.bin'"):
+        download.safe_extract(archive, target, limits=limits)
+    assert not any(target.iterdir()) and not _leftovers(tmp_path)
+
+
+def test_limits_come_from_the_manifest_declared_sizes(tmp_path):
+    content = {"Toy/a.bin": b"a" * 6000, "Toy/b.bin": b"b" * 4000}
+    archive = _write(tmp_path, "toy.zip", _zip(content))
+    declared = manifests.FileEntry(name="toy.zip", url="http://127.0.0.1/toy.zip", unpacked_size=9999)
+    with pytest.raises(download.ArchiveTooLargeError, match="declares 9.8 KiB"):
+        download.safe_extract(archive, tmp_path / "small", limits=download.ExtractionLimits.for_entry(
+            declared, archive))
+    exact = manifests.FileEntry(name="toy.zip", url="http://127.0.0.1/toy.zip", unpacked_size=10000)
+    download.safe_extract(archive, tmp_path / "exact", strip=1,
+                          limits=download.ExtractionLimits.for_entry(exact, archive))
+    assert (tmp_path / "exact" / "a.bin").read_bytes() == content["Toy/a.bin"]
+    # without unpacked_size: the default ratio times the declared archive size
+    sized = manifests.FileEntry(name="toy.zip", url="http://127.0.0.1/toy.zip", size=99)
+    limits = download.ExtractionLimits.for_entry(sized, archive)
+    assert limits.allowed(archive) == int(download.DEFAULT_MAX_RATIO * 99) < 10000
+    with pytest.raises(download.ArchiveTooLargeError, match="100 times the archive's 99 bytes"):
+        download.safe_extract(archive, tmp_path / "ratio", limits=limits)
+
+
+def test_tar_symlink_chain_is_refused_by_the_data_filter(tmp_path):
+    """Each link stays inside when read alone (``here -> .``, ``here/up -> ..`` is ``./..`` =
+    ``.``), but followed in order ``here/up`` leads to the parent: only resolving links as they
+    are written, as tarfile's data filter does, sees it."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as bundle:
+        for name, target in (("here", "."), ("here/up", "..")):
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            bundle.addfile(info)
+        payload = tarfile.TarInfo("here/up/escaped.txt")
+        payload.size = 7
+        bundle.addfile(payload, io.BytesIO(b"escaped"))
+    archive = _write(tmp_path, "chain.tar.gz", buffer.getvalue())
+    target = tmp_path / "deep" / "out"
+    download.check_archive(archive, target)  # the member-by-member check alone lets it pass
+    with pytest.raises(download.UnsafeArchiveError, match="here/up.*outside the destination") as caught:
+        download.safe_extract(archive, target)
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("chain.tar.gz: ")
+    assert not list(tmp_path.rglob("escaped.txt")) and not any(target.iterdir())
+
+
+def _serve_dataset(directory: Path, raw: dict, server, name: str, archive_name: str, data: bytes,
+                   **entry) -> None:
+    """Add dataset ``name`` to the manifest directory, its one archive served by ``server``."""
+    server.files[archive_name] = data
+    manifest = dict(raw, name=name, directory=name, files=[
+        {"name": archive_name, "url": f"{server.url}/{archive_name}", "sha256": _sha(data),
+         "size": len(data), "extract": True, "strip": 1, **entry}])
+    (directory / f"{name}.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+
+
+def _the_error_line(stderr: str) -> str:
+    """The one error line of the command's stderr, which also carries pooch's "Downloading data
+    from" notice and the progress bar (redrawn with carriage returns)."""
+    assert "Traceback" not in stderr
+    assert stderr.endswith("\n")
+    errors = [line for line in stderr.replace("\r", "\n").splitlines() if "error" in line]
+    assert len(errors) == 1, stderr
+    return errors[0]
+
+
+def test_fetching_a_bomb_prints_one_line(toy_manifest, server, tmp_path, capsys):
+    directory, raw, _ = toy_manifest
+    _serve_dataset(directory, raw, server, "bomb", "bomb.zip", _zip_bomb())
+    root = tmp_path / "data"
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["data", "fetch", "bomb", "--root", str(root)])
+    assert stop.value.code == 1
+    archive = root / "downloads" / "bomb.zip"
+    error = _the_error_line(capsys.readouterr().err)
+    assert error.startswith(f"vadlib: error: bomb: {archive}: refused to unpack: bomb.zip declares 32.0 MiB")
+    assert archive.is_file()  # kept for inspection; nothing unpacked
+    assert not (root / "bomb").exists() or not any((root / "bomb").iterdir())
+
+
+def test_server_that_keeps_cutting_ends_in_one_line(toy_manifest, server, tmp_path, capsys):
+    _, _, archive = toy_manifest
+    server.drop_every = 8  # every response breaks off after 8 bytes, resumed or not
+    retries = 2
+    assert len(archive) > 8 * (retries + 1)
+    manifest = manifests.load_manifest("toy")
+    with pytest.raises(download.DownloadError) as caught:
+        download.fetch(manifest, tmp_path / "data", progressbar=False, retries=retries)
+    url = f"{server.url}/toy.tar.gz"
+    assert caught.value.dataset == "toy" and caught.value.url == url
+    assert f"gave up after {retries + 1} attempts" in caught.value.summary
+    assert [path for path, _ in server.requests] == ["/toy.tar.gz"] * (retries + 1)
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["data", "fetch", "toy", "--root", str(tmp_path / "data")])
+    assert stop.value.code == 1
+    assert _the_error_line(capsys.readouterr().err).startswith(f"vadlib: error: toy: cannot download {url}: ")
+
+
+def test_missing_file_on_the_server_is_one_clear_error(toy_manifest, server, tmp_path):
+    del server.files["toy.tar.gz"]
+    with pytest.raises(download.DownloadError, match=r"toy: cannot download http://\S+/toy.tar.gz: "
+                                                     r"404 Client Error") as caught:
+        download.fetch(manifests.load_manifest("toy"), tmp_path / "data", progressbar=False)
+    assert "attempts" not in caught.value.summary and len(server.requests) == 1  # not retried

@@ -31,6 +31,12 @@ def ref():
         return {k: stored[k] for k in stored.files}
 
 
+def assert_same(actual, expected):
+    """Equal to the saved outputs up to float32 rounding: convolution kernels pick their summation
+    order by CPU (AVX2, AVX-512), so bitwise equality holds only on the machine that saved them."""
+    torch.testing.assert_close(actual, expected, rtol=1e-5, atol=1e-7)
+
+
 def tensor(ref, key):
     return torch.from_numpy(ref[key])
 
@@ -49,18 +55,18 @@ SAME = {"a": {}, "b": {}, "c": {}, "d": {"window": 7, "sigma": 1.0, "data_range"
 def test_ssim_same_equals_draems_old_ssim_with_gradients(ref, case):
     x, y = tensor(ref, f"ssim_same/{case}/x"), tensor(ref, f"ssim_same/{case}/y")
     out, gx, gy = value_and_grads(lambda a, b: ssim(a, b, **SAME[case]), x, y)
-    assert torch.equal(out, tensor(ref, f"ssim_same/{case}/out"))
-    assert torch.equal(gx, tensor(ref, f"ssim_same/{case}/grad_x"))
-    assert torch.equal(gy, tensor(ref, f"ssim_same/{case}/grad_y"))
+    assert_same(out, tensor(ref, f"ssim_same/{case}/out"))
+    assert_same(gx, tensor(ref, f"ssim_same/{case}/grad_x"))
+    assert_same(gy, tensor(ref, f"ssim_same/{case}/grad_y"))
 
 
 @pytest.mark.parametrize("case", "efghi")
 def test_ssim_valid_equals_the_blocks_old_ssim_loss_with_gradients(ref, case):
     x, y = tensor(ref, f"ssim_valid/{case}/x"), tensor(ref, f"ssim_valid/{case}/y")
     out, gx, gy = value_and_grads(lambda a, b: 1.0 - ssim(a, b, padding="valid"), x, y)
-    assert torch.equal(out, tensor(ref, f"ssim_valid/{case}/loss"))
-    assert torch.equal(gx, tensor(ref, f"ssim_valid/{case}/grad_x"))
-    assert torch.equal(gy, tensor(ref, f"ssim_valid/{case}/grad_y"))
+    assert_same(out, tensor(ref, f"ssim_valid/{case}/loss"))
+    assert_same(gx, tensor(ref, f"ssim_valid/{case}/grad_x"))
+    assert_same(gy, tensor(ref, f"ssim_valid/{case}/grad_y"))
 
 
 def test_ssim_forms_agree_where_they_should_and_refuse_unknown_padding():
@@ -80,9 +86,9 @@ def test_ssim_forms_agree_where_they_should_and_refuse_unknown_padding():
 
 def test_psnr_equals_ffps_and_mnads_old_psnr(ref):
     p, t = tensor(ref, "psnr/p"), tensor(ref, "psnr/t")
-    assert torch.equal(psnr(p, t), tensor(ref, "psnr/images"))               # FFP
-    assert torch.equal(psnr(p, t, eps=1e-3), tensor(ref, "psnr/images_eps"))
-    assert torch.equal(psnr(p, t), tensor(ref, "psnr/mnad_images"))          # MNAD: PSNR of the MSE
+    assert_same(psnr(p, t), tensor(ref, "psnr/images"))               # FFP
+    assert_same(psnr(p, t, eps=1e-3), tensor(ref, "psnr/images_eps"))
+    assert_same(psnr(p, t), tensor(ref, "psnr/mnad_images"))          # MNAD: PSNR of the MSE
     assert float(psnr(p, t)[1]) == pytest.approx(100.0)                       # identical images: 1e-10 floor
 
 
@@ -106,7 +112,7 @@ def test_conv_bn_relu_equals_each_hosts_old_unit(ref, case):
     seq = nn.Sequential(*make())
     assert repr(seq) == str(ref[f"cbr/{case}/repr"])
     assert seq[2].inplace is inplace
-    assert torch.equal(seq(tensor(ref, f"cbr/{case}/x")), tensor(ref, f"cbr/{case}/out"))
+    assert_same(seq(tensor(ref, f"cbr/{case}/x")), tensor(ref, f"cbr/{case}/out"))
     for name, value in seq.state_dict().items():  # stored after that forward: BN statistics updated
         assert torch.equal(value, tensor(ref, f"cbr/{case}/state/{name}")), name
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, DatasetFileError
 
-__all__ = ["DataSource", "DatasetError", "dataset_root"]
+__all__ = ["DataSource", "DatasetError", "DatasetFileError", "dataset_root"]
 
 DATA_SOURCES = ("synthetic", "real")
 

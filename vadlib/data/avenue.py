@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from vadlib.data.errors import DatasetError
+from vadlib.data.files import reading
 from vadlib.data.video import (ClipDataset, attach_labels, check_root, index_from_frame_folders,
                                index_from_video_files, labels_from_intervals)
 
@@ -202,10 +203,7 @@ def _labels(root: Path, test_frames: pd.DataFrame) -> dict[str, np.ndarray]:
     videos = list(counts.index)
     gt_path = root / GT_MAT
     if gt_path.is_file():
-        try:
-            intervals = read_gt_mat(gt_path)
-        except (KeyError, ValueError) as error:
-            raise DatasetError(DATASET, root, f"cannot read {GT_MAT}: {error}") from None
+        intervals = _read_mat(read_gt_mat, gt_path, root, "ground-truth file")
         if len(intervals) != len(videos):
             raise DatasetError(DATASET, root, f"{GT_MAT} has {len(intervals)} cells but there are "
                                f"{len(videos)} test videos")
@@ -222,7 +220,8 @@ def _labels(root: Path, test_frames: pd.DataFrame) -> dict[str, np.ndarray]:
         if not path.is_file():
             raise DatasetError(DATASET, root, f"no frame-level ground truth for test video {video}: "
                                f"neither {GT_MAT} nor {MASK_DIR}/{path.name}")
-        labels[video] = read_label_mask(path).any(axis=(1, 2)).astype(np.int8)
+        masks = _read_mat(read_label_mask, path, root, "pixel-mask file")
+        labels[video] = masks.any(axis=(1, 2)).astype(np.int8)
     return labels
 
 
@@ -239,7 +238,13 @@ def pixel_masks(root: str | Path, video: str) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(DATASET, root, f"no pixel masks for test video {video}: missing "
                            f"{MASK_DIR}/{path.name}")
-    try:
-        return read_label_mask(path)
-    except (KeyError, ValueError) as error:
-        raise DatasetError(DATASET, root, f"cannot read {path.name}: {error}") from None
+    return _read_mat(read_label_mask, path, root, "pixel-mask file")
+
+
+def _read_mat(reader, path: Path, root: Path, what: str):
+    """``reader(path)`` for a MATLAB file; a damaged file or a missing variable raises
+    :class:`~vadlib.data.errors.DatasetFileError` naming the file (scipy raises ``IndexError`` for
+    a file shorter than its header)."""
+    from scipy.io.matlab import MatReadError
+    with reading(DATASET, root, path, what, errors=(KeyError, IndexError, MatReadError)):
+        return reader(path)

@@ -67,7 +67,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, directory_error
+from vadlib.data.files import reading
 
 try:  # the tables work without torch; the Dataset classes need it
     from torch.utils.data import Dataset
@@ -114,7 +115,8 @@ def scans(root: str | Path) -> pd.DataFrame:
                 raise DatasetError(DATASET, root, f"no {kind} volume {folder.name}/{folder.name}_{kind}"
                                    f".nii.gz (or .nii) in subject {folder.name}")
             row[kind] = str(path.resolve())
-        row["shape"] = tuple(int(n) for n in nib.load(row["flair"]).shape)
+        with _reading_volume(row["flair"], root):
+            row["shape"] = tuple(int(n) for n in nib.load(row["flair"]).shape)
         rows.append(row)
     if not rows:
         raise DatasetError(DATASET, root, "no subject folder (e.g. BraTS2021_00000/ holding "
@@ -125,8 +127,15 @@ def scans(root: str | Path) -> pd.DataFrame:
 def _check_root(root: str | Path) -> Path:
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(DATASET, root, f"no dataset directory at {root}")
+        raise directory_error(DATASET, root, f"no dataset directory at {root}")
     return root
+
+
+def _reading_volume(path: str | Path, root: str | Path | None = None):
+    """Context in which a truncated or corrupt NIfTI file (gzip ``EOFError``, nibabel's
+    ``ImageFileError``) raises :class:`~vadlib.data.errors.DatasetFileError` naming it."""
+    from nibabel.filebasedimages import ImageFileError
+    return reading(DATASET, root, path, "NIfTI volume", errors=(ImageFileError,))
 
 
 def _is_subject(folder: Path) -> bool:
@@ -212,13 +221,19 @@ def slice_index(root: str | Path, scans_table: pd.DataFrame | Sequence[str] | No
     table = _scans_table(root, scans_table)
     rows = []
     for scan in _progress(table.itertuples(index=False), len(table), "BraTS slices"):
-        image, seg = nib.load(getattr(scan, modality)), nib.load(scan.seg)
+        image_path = getattr(scan, modality)
+        with _reading_volume(image_path, root):
+            image = nib.load(image_path)
+        with _reading_volume(scan.seg, root):
+            seg = nib.load(scan.seg)
         if image.shape != seg.shape:
             raise DatasetError(DATASET, root, f"{scan.scan}: {modality} volume is {image.shape} but "
                                f"its segmentation is {seg.shape}")
         axis = axial_axis(image)
-        volume = np.moveaxis(np.asanyarray(image.dataobj), axis, 0)
-        labels = np.moveaxis(np.asanyarray(seg.dataobj), axis, 0)
+        with _reading_volume(image_path, root):
+            volume = np.moveaxis(np.asanyarray(image.dataobj), axis, 0)
+        with _reading_volume(scan.seg, root):
+            labels = np.moveaxis(np.asanyarray(seg.dataobj), axis, 0)
         brain = (volume != 0).reshape(volume.shape[0], -1).mean(axis=1)
         lesion = (labels > 0).reshape(labels.shape[0], -1).sum(axis=1)
         for k in range(volume.shape[0]):
@@ -274,8 +289,9 @@ def volume_index(root: str | Path, scans_table: pd.DataFrame | Sequence[str] | N
     table = _scans_table(root, scans_table)
     rows = []
     for scan in _progress(table.itertuples(index=False), len(table), "BraTS volumes"):
-        seg = nib.load(scan.seg)
-        labels = np.moveaxis(np.asanyarray(seg.dataobj), axial_axis(seg), 0)
+        with _reading_volume(scan.seg, root):
+            seg = nib.load(scan.seg)
+            labels = np.moveaxis(np.asanyarray(seg.dataobj), axial_axis(seg), 0)
         n = labels.shape[0]
         size = n if depth is None else depth
         if size > n:
@@ -324,7 +340,8 @@ def scan_scale(path: str | Path, percentile: float = 99.0) -> float:
     """The normalisation constant of one volume: the ``percentile`` of its nonzero voxels (1.0 for
     an all-zero volume)."""
     import nibabel as nib
-    data = np.asanyarray(nib.load(str(path)).dataobj)
+    with _reading_volume(path):
+        data = np.asanyarray(nib.load(str(path)).dataobj)
     brain = data[data != 0]
     if brain.size == 0:
         return 1.0
@@ -336,11 +353,12 @@ def read_axial(path: str | Path, start: int, stop: int | None = None) -> np.ndar
     """Axial slices ``[start, stop)`` of a volume as a float32 (D, dim0, dim1) array (one slice
     when ``stop`` is None, as a 2D array); reads only those slices through nibabel's array proxy."""
     import nibabel as nib
-    image = nib.load(str(path))
-    axis = axial_axis(image)
-    index: list[Any] = [slice(None)] * 3
-    index[axis] = start if stop is None else slice(start, stop)
-    data = np.asarray(image.dataobj[tuple(index)], dtype=np.float32)
+    with _reading_volume(path):
+        image = nib.load(str(path))
+        axis = axial_axis(image)
+        index: list[Any] = [slice(None)] * 3
+        index[axis] = start if stop is None else slice(start, stop)
+        data = np.asarray(image.dataobj[tuple(index)], dtype=np.float32)
     if stop is None:
         return data
     return np.moveaxis(data, axis, 0)

@@ -30,7 +30,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, directory_error
+from vadlib.data.files import open_image, read_text
 
 DATASET = "dtd"
 CATEGORIES = (
@@ -50,7 +51,7 @@ def dataset_dir(root: str | Path) -> Path:
     """The folder holding ``images/``: ``root`` itself, or ``root/dtd`` when unpacked one level up."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(DATASET, root, f"no dataset directory at {root}")
+        raise directory_error(DATASET, root, f"no dataset directory at {root}")
     if not (root / "images").is_dir() and (root / "dtd" / "images").is_dir():
         return root / "dtd"
     if not (root / "images").is_dir():
@@ -79,7 +80,8 @@ def index(root: str | Path, split: str | None = None, fold: int = 1) -> pd.DataF
         label_file = directory / "labels" / f"{split}{fold}.txt"
         if not label_file.is_file():
             raise DatasetError(DATASET, root, f"no split file labels/{label_file.name}")
-        names = [line.strip() for line in label_file.read_text().splitlines() if line.strip()]
+        names = [line.strip() for line in read_text(label_file, DATASET, root, "split file").splitlines()
+                 if line.strip()]
         if not names:
             raise DatasetError(DATASET, root, f"labels/{label_file.name} lists no image")
         missing = [name for name in names if not (directory / "images" / name).is_file()]
@@ -114,7 +116,7 @@ class DTDTextures(Dataset):
 
     def __getitem__(self, position: int) -> dict[str, Any]:
         row = self.index.iloc[position]
-        with Image.open(row.path) as image:
+        with open_image(row.path, DATASET, self.root) as image:
             image = image.convert("RGB")
             if self.resize is not None:
                 height, width = ((self.resize, self.resize) if isinstance(self.resize, int)

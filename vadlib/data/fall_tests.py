@@ -45,7 +45,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, DatasetFileError
+from vadlib.data.files import decode_image, reading
 from vadlib.data.harbour import ThermalSynthSet, warp_roi
 from vadlib.data.integrity import read_record
 from vadlib.data.thermal import _check_root
@@ -87,7 +88,8 @@ def read_samples(root: str | Path, name: str | None = None) -> pd.DataFrame:
     path = root / SAMPLES_FILE
     if not path.is_file():
         raise DatasetError(name, root, f"no {SAMPLES_FILE} (one row per 3-frame sample: clip,start,label)")
-    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    with reading(name, root, path, "sample table"):
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
     missing = [column for column in SAMPLE_COLUMNS if column not in table.columns]
     if missing:
         raise DatasetError(name, root, f"{SAMPLES_FILE} lacks column(s) {', '.join(missing)} "
@@ -170,9 +172,11 @@ def _read_frame(root: Path, name: str, path: Path) -> np.ndarray:
     """An 8-bit frame as grey H × W; colour files are converted."""
     import cv2
 
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise DatasetError(name, root, f"cannot read frame {_relative(root, path)}")
+    try:
+        image = decode_image(path, cv2.IMREAD_UNCHANGED, name, root)
+    except DatasetFileError as error:
+        raise DatasetError(name, root, f"cannot read frame {_relative(root, path)}: "
+                           f"{error.reason}") from None
     if image.dtype != np.uint8:
         raise DatasetError(name, root, f"frame {_relative(root, path)} is {image.dtype}, not 8-bit "
                            "(convert the thermal frames to 8-bit grey)")

@@ -35,7 +35,8 @@ from PIL import Image
 from torchvision.datasets import ImageFolder
 from torchvision.transforms import InterpolationMode, RandomHorizontalFlip, RandomResizedCrop
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, directory_error
+from vadlib.data.files import open_image, read_text
 
 DATASET = "imagenet100"
 SPLITS = ("train", "val")
@@ -51,7 +52,7 @@ MAE_CROP_SCALE = (0.2, 1.0)
 
 def read_class_list(path: str | Path) -> list[str]:
     """The wnids of a class-list file: one per line; blank lines and '#' comments skipped."""
-    lines = Path(path).read_text().splitlines()
+    lines = read_text(path, DATASET, what="class list").splitlines()
     return [line.split("#", 1)[0].strip() for line in lines if line.split("#", 1)[0].strip()]
 
 
@@ -67,7 +68,7 @@ def select_classes(root: str | Path, split: str = "train",
     """
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(DATASET, root, f"no dataset directory at {root}")
+        raise directory_error(DATASET, root, f"no dataset directory at {root}")
     if split not in SPLITS:
         raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
     split_dir = root / split
@@ -156,7 +157,7 @@ class ImageNetFolder(ImageFolder):
 
     def __getitem__(self, position: int) -> dict[str, Any]:
         path, label = self.samples[position]
-        with Image.open(path) as image:
+        with open_image(path, DATASET, self.dataset_root) as image:
             image = image.convert("RGB")
             image = _resize(image, self.resize) if self._augmentation is None else self._augmentation(image)
             array = np.asarray(image, dtype=np.uint8)

@@ -18,6 +18,8 @@ Schema (keys in this order; ``null`` where a value is not public or not known)::
         url: http://...
         sha256: fc9c...               # or null
         size: 1234567                 # bytes, or null
+        unpacked_size: 2345678        # optional: bytes after extraction, the most `fetch` unpacks
+                                      #   (without it: 100 times `size`, see download.ExtractionLimits)
         extract: true                 # unpack into the dataset directory
         strip: 1                      # leading path components dropped on extraction (default 0)
         hash_source: "..."            # where the checksum was published
@@ -66,6 +68,7 @@ class FileEntry:
     url: str
     sha256: str | None = None
     size: int | None = None
+    unpacked_size: int | None = None
     extract: bool = True
     strip: int = 0
     hash_source: str | None = None

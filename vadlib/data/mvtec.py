@@ -34,7 +34,8 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, directory_error
+from vadlib.data.files import open_image
 
 DATASET = "mvtec_ad"
 DIRECTORY = "mvtec_anomaly_detection"
@@ -91,7 +92,7 @@ def index(root: str | Path, category: str | None = None, split: str = "train") -
 def _check_root(root: str | Path) -> Path:
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(DATASET, root, f"no dataset directory at {root}")
+        raise directory_error(DATASET, root, f"no dataset directory at {root}")
     return root
 
 
@@ -144,8 +145,10 @@ def _size(resize: int | tuple[int, int] | None) -> tuple[int, int] | None:
 
 
 def read_image(path: str | Path, resize: int | tuple[int, int] | None = None) -> np.ndarray:
-    """An H×W×3 uint8 array; grayscale PNGs are repeated to 3 channels; bilinear resize."""
-    with Image.open(path) as image:
+    """An H×W×3 uint8 array; grayscale PNGs are repeated to 3 channels; bilinear resize.
+
+    A missing, truncated or corrupt file raises :class:`~vadlib.data.errors.DatasetFileError`."""
+    with open_image(path, DATASET) as image:
         image = image.convert("RGB")
         size = _size(resize)
         if size is not None and image.size != size:
@@ -161,7 +164,7 @@ def read_mask(path: str | Path | None, shape: tuple[int, int],
     """
     if path is None or pd.isna(path):
         return np.zeros(shape, dtype=np.uint8)
-    with Image.open(path) as mask:
+    with open_image(path, DATASET) as mask:
         mask = mask.convert("L")
         size = _size(resize)
         if size is not None and mask.size != size:

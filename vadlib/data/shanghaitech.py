@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from vadlib.data.errors import DatasetError
+from vadlib.data.files import load_npy
 from vadlib.data.video import (ClipDataset, attach_labels, check_root, index_from_frame_folders,
                                index_from_video_files)
 
@@ -93,7 +94,7 @@ def _labels(root: Path, test_frames: pd.DataFrame) -> dict[str, np.ndarray]:
         if not path.is_file():
             raise DatasetError(DATASET, root, f"no frame-level ground truth for test video {video}: "
                                f"missing {FRAME_MASK_DIR}/{video}.npy")
-        array = np.load(path, allow_pickle=False).ravel()
+        array = load_npy(path, DATASET, root, "frame-level ground-truth file").ravel()
         if array.size and not np.isin(array, (0, 1)).all():
             raise DatasetError(DATASET, root, f"{FRAME_MASK_DIR}/{video}.npy holds values other "
                                "than 0 and 1")
@@ -118,7 +119,7 @@ def pixel_masks(root: str | Path, video: str) -> np.ndarray:
     if not path.is_file():
         raise DatasetError(DATASET, root, f"no pixel masks for test video {video}: missing "
                            f"{PIXEL_MASK_DIR}/{video}.npy")
-    masks = np.load(path, allow_pickle=False)
+    masks = load_npy(path, DATASET, root, "pixel-mask file")
     if masks.ndim != 3:
         raise DatasetError(DATASET, root, f"{PIXEL_MASK_DIR}/{video}.npy has shape {masks.shape}, "
                            "expected T×H×W")

@@ -3,6 +3,7 @@
 A dataset directory is judged against its manifest:
 
 * ``missing``: the directory does not exist or is empty;
+* ``not a directory``: a file stands where the directory (or the data root) should be;
 * ``wrong layout``: files are there, but no layout variant of the manifest matches;
 * ``corrupt``: files recorded when vadlib fetched or generated the set are gone or changed
   (sizes for ``status``; sha256 for ``verify``);
@@ -68,6 +69,11 @@ def status(name: str, data_root: Path | None = None, *, directory: Path | None =
     """The state of dataset ``name`` under ``data_root`` (or at ``directory`` itself)."""
     manifest = load_manifest(name)
     path = Path(directory) if directory else manifest.path(data_root or paths.data_root())
+    blocker = _file_in_the_way(path)
+    if blocker is not None:
+        what = "the dataset path" if blocker == path else f"{blocker} (on the dataset path)"
+        return DatasetStatus(name, "not a directory", path,
+                             details=[f"{what} is a file, not a directory"])
     if not path.is_dir() or not any(path.iterdir()):
         return DatasetStatus(name, "missing", path)
     variant, short, problems = _layout_report(manifest, path)
@@ -86,6 +92,15 @@ def status(name: str, data_root: Path | None = None, *, directory: Path | None =
     return DatasetStatus(name, "present", path, variant)
 
 
+def _file_in_the_way(path: Path) -> Path | None:
+    """``path`` or the nearest existing folder above it when that is not a directory (a file
+    where the dataset or the data root should be); None otherwise."""
+    for candidate in (path, *path.parents):
+        if candidate.exists():
+            return None if candidate.is_dir() else candidate
+    return None
+
+
 def require(name: str, data_root: Path | None = None, *, directory: Path | None = None) -> Path:
     """The dataset directory if usable; :class:`DatasetError` saying what is wrong otherwise.
 
@@ -93,7 +108,8 @@ def require(name: str, data_root: Path | None = None, *, directory: Path | None 
     """
     found = status(name, data_root, directory=directory)
     if not found.usable:
-        problem = {"missing": "dataset directory is missing or empty"}.get(
+        problem = {"missing": "dataset directory is missing or empty",
+                   "not a directory": "; ".join(found.details)}.get(
             found.state, f"{found.state}: " + "; ".join(found.details))
         raise DatasetError(name, found.path, problem)
     if found.state == "incomplete":

@@ -72,7 +72,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, directory_error
+from vadlib.data.files import load_npy, open_image, reading
 
 try:  # the tables work without torch; the Dataset class needs it
     from torch.utils.data import Dataset
@@ -141,7 +142,7 @@ def _frame_labels(root: Path, split_dir: Path, clip: str, n_frames: int) -> np.n
         raise DatasetError(RARE_EVENT, root, f"no frame-label file {split_dir.name}/{LABEL_DIRS[0]}/"
                            f"{clip}.npy for test clip {clip}")
     name = path.relative_to(root).as_posix()
-    labels = np.asarray(np.load(path, allow_pickle=False)).reshape(-1)
+    labels = np.asarray(load_npy(path, RARE_EVENT, root, "frame-label file")).reshape(-1)
     if len(labels) != n_frames:
         raise DatasetError(RARE_EVENT, root, f"{name} has {len(labels)} labels but clip {clip} has "
                            f"{n_frames} frames")
@@ -268,7 +269,8 @@ def _seasons_dirs(root: str | Path) -> tuple[Path, Path]:
 
 
 def _read_metadata(base: Path) -> pd.DataFrame:
-    metadata = pd.read_csv(base / "metadata.csv")
+    with reading(SEASONS, base, base / "metadata.csv", "metadata table"):
+        metadata = pd.read_csv(base / "metadata.csv")
     missing = [c for c in ("Folder name", "Clip Name", "DateTime") if c not in metadata.columns]
     if missing:
         raise DatasetError(SEASONS, base, f"metadata.csv lacks column(s) {', '.join(missing)}")
@@ -283,7 +285,7 @@ def _read_metadata(base: Path) -> pd.DataFrame:
 def _check_root(dataset: str, root: str | Path) -> Path:
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(dataset, root, f"no dataset directory at {root}")
+        raise directory_error(dataset, root, f"no dataset directory at {root}")
     return root
 
 
@@ -296,13 +298,15 @@ class ThermalFrames(Dataset):
 
     Each item: ``image`` float32 1×H×W in [0, 1], ``label`` int64 (-1 unknown), ``video``,
     ``frame``. ``resize``: an int (square) or (height, width), bilinear. ``transform`` receives and
-    returns the item dict.
+    returns the item dict. ``dataset`` is the name errors give (Seasons in Drift by default).
     """
 
     def __init__(self, frames: pd.DataFrame, resize: int | tuple[int, int] | None = None,
-                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None):
+                 transform: Callable[[dict[str, Any]], dict[str, Any]] | None = None, *,
+                 dataset: str = SEASONS):
         if len(frames) == 0:
-            raise DatasetError(SEASONS, None, "the frame index is empty")
+            raise DatasetError(dataset, None, "the frame index is empty")
+        self.dataset = dataset
         self.frames = frames.reset_index(drop=True)
         self.resize, self.transform = resize, transform
 
@@ -313,7 +317,7 @@ class ThermalFrames(Dataset):
         import torch
         from PIL import Image
         row = self.frames.iloc[position]
-        with Image.open(row["path"]) as image:
+        with open_image(row["path"], self.dataset) as image:
             image = image.convert("L")
             if self.resize is not None:
                 height, width = ((self.resize, self.resize) if isinstance(self.resize, int)

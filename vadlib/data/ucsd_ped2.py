@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from vadlib.data.errors import DatasetError
+from vadlib.data.files import open_image
 from vadlib.data.video import (ClipDataset, attach_labels, check_root, index_from_frame_folders,
                                labels_from_intervals, numbered_files)
 
@@ -171,7 +172,10 @@ def frame_labels(root: str | Path) -> dict[str, np.ndarray]:
 
 def pixel_masks(root: str | Path, video: str) -> np.ndarray:
     """``T×H×W`` bool pixel masks of test video ``video`` from ``Test/<video>_gt/*.bmp``."""
-    from PIL import Image
     base = _base(root)
     files = _mask_files(base, video)
-    return np.stack([np.asarray(Image.open(path).convert("L")) != 0 for path in files])
+    masks = []
+    for path in files:
+        with open_image(path, DATASET, base.parent) as mask:
+            masks.append(np.asarray(mask.convert("L")) != 0)
+    return np.stack(masks)

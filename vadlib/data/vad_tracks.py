@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from vadlib.data.errors import DatasetError
+from vadlib.data.files import read_text
 from vadlib.data.video import check_root
 
 DATASET = "vad_tracks"
@@ -69,7 +70,7 @@ def read_track_file(path: str | Path, dataset_root: Path | None = None) -> pd.Da
     """
     path = Path(path)
     rows = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for number, line in enumerate(read_text(path, DATASET, dataset_root, "track file").splitlines(), start=1):
         line = line.strip()
         if not line:
             continue

@@ -29,7 +29,9 @@ and ``VideoReader`` are gone (checked with ``dir(torchvision.io)``), having been
 favour of TorchCodec, an extra package that needs a system FFmpeg. A clip is read by seeking once to its first frame and then
 reading sequentially (frames between ``stride``-spaced frames are grabbed, not decoded).
 
-Image frames (JPEG/PNG/TIFF/BMP) are read with :func:`cv2.imread` (faster than PIL for JPEG).
+Image frames (JPEG/PNG/TIFF/BMP) are decoded with OpenCV (faster than PIL for JPEG) through
+:func:`vadlib.data.files.decode_image`, which refuses a truncated JPEG that OpenCV alone would
+decode into a partly grey frame.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, DatasetFileError, directory_error
+from vadlib.data.files import decode_image
 
 FRAME_INDEX_COLUMNS = ("video", "frame", "path", "label")
 """Required columns of a frame index (``mask_path`` is optional)."""
@@ -65,17 +68,17 @@ def is_video_file(path: str | Path) -> bool:
 # --------------------------------------------------------------------------------------------------
 
 
-def read_image(path: str | Path, grayscale: bool = False) -> np.ndarray:
+def read_image(path: str | Path, grayscale: bool = False, *, dataset: str = "image",
+               root: str | Path | None = None) -> np.ndarray:
     """One image file as uint8 ``H×W×3`` RGB (``H×W×1`` when ``grayscale``).
 
     Grayscale files (UCSD's TIFFs) are repeated to three channels unless ``grayscale``.
-    Raises ``FileNotFoundError`` for a missing or unreadable file.
+    Raises :class:`~vadlib.data.errors.DatasetFileError` naming ``dataset`` and the file for a
+    missing, undecodable or truncated file.
     """
     cv2 = _cv2()
     flag = cv2.IMREAD_GRAYSCALE if grayscale else cv2.IMREAD_COLOR
-    image = cv2.imread(str(path), flag)
-    if image is None:
-        raise FileNotFoundError(f"cannot read image {path}")
+    image = decode_image(path, flag, dataset, root)
     if grayscale:
         return image[:, :, None]
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
@@ -297,21 +300,19 @@ class ClipDataset(_TorchDataset):
                 raise ValueError(f"clip frames come from different video files: {set(paths)}")
             numbers = self._frame_numbers[rows]
             gaps = np.diff(numbers)
-            if (gaps == gaps[0]).all() if gaps.size else True:
-                step = int(gaps[0]) if gaps.size else 1
-                try:
+            try:
+                if (gaps == gaps[0]).all() if gaps.size else True:
+                    step = int(gaps[0]) if gaps.size else 1
                     return read_video_frames(paths[0], int(numbers[0]), len(numbers), stride=step,
                                              grayscale=self.grayscale)
-                except FileNotFoundError as error:
-                    raise DatasetError(self.dataset, None, str(error)) from None
-            # irregular frame numbers: read the span and pick
-            span = read_video_frames(paths[0], int(numbers[0]), int(numbers[-1] - numbers[0]) + 1,
-                                     grayscale=self.grayscale)
+                # irregular frame numbers: read the span and pick
+                span = read_video_frames(paths[0], int(numbers[0]),
+                                         int(numbers[-1] - numbers[0]) + 1, grayscale=self.grayscale)
+            except (FileNotFoundError, ValueError) as error:  # unopenable, or fewer frames: cut short
+                problem = str(error).removeprefix(f"{paths[0]}: ")
+                raise DatasetFileError(self.dataset, None, paths[0], problem) from None
             return span[numbers - numbers[0]]
-        try:
-            return np.stack([read_image(path, self.grayscale) for path in paths])
-        except FileNotFoundError as error:
-            raise DatasetError(self.dataset, None, str(error)) from None
+        return np.stack([read_image(path, self.grayscale, dataset=self.dataset) for path in paths])
 
     def _resize(self, clip: np.ndarray) -> np.ndarray:
         if self.size is None or clip.shape[1:3] == self.size:
@@ -377,7 +378,7 @@ def check_root(root: str | Path | None, dataset: str) -> Path:
         raise DatasetError(dataset, None, "no dataset root given")
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(dataset, root, f"dataset root {root} does not exist")
+        raise directory_error(dataset, root, f"dataset root {root} does not exist")
     return root
 
 

@@ -6,13 +6,19 @@ evaluates and returns a JSON-serialisable results dict. Results and checkpoints 
 
     config.json      kind, fields and code versions that produced this directory
     checkpoint.pt    the last state saved with ctx.save_checkpoint (while unfinished)
-    results.json     key, results, a checksum of both, wall time
+    <files>          what the run keeps for figures (examples.npz, masks.npz, model.pt, ...)
+    results.json     key, results, size and sha256 of each kept file, a checksum of all three,
+                     wall time; written last, it marks the run finished
 
 The key (16 hex digits) hashes three things: the experiment's stable ``kind`` (a name such as
 ``image_ad``, never its module path, so code can move), its fields, and the versions of the code
 units it runs (:mod:`vadlib.runs.code`: a change to a host's code, versioned, changes the keys of
 the runs that use that host and no other). A finished run is reused; an interrupted one resumes
-from its checkpoint; a corrupt results file or checkpoint is recomputed, never trusted.
+from its checkpoint; a corrupt results file or checkpoint is recomputed, never trusted. Every file
+is written atomically (:func:`vadlib.artifacts.atomic_write`), and :func:`cached_file` checks a kept
+file against its recorded size and sha256 before loading it: a truncated or altered file makes the
+run recompute once. Runs finished before files were recorded carry no record; their files are
+loaded unverified (and recomputed when loading fails).
 Checkpoints hold tensors and plain containers only and are read with ``weights_only=True``:
 whoever can write the runs directory cannot make a reader execute code.
 """
@@ -23,20 +29,19 @@ import abc
 import dataclasses
 import fcntl
 import hashlib
-import io
 import json
 import logging
 import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Any, Callable, ClassVar, Iterable, Iterator, Mapping, TypeVar
+from typing import Any, BinaryIO, Callable, ClassVar, Iterable, Iterator, Mapping, TypeVar
 
 import torch
 from tqdm.auto import tqdm
 
 from vadlib import paths
-from vadlib.artifacts import atomic_write_bytes, atomic_write_text
+from vadlib.artifacts import atomic_write, atomic_write_text
 from vadlib.runs import code
 from vadlib.runs.train import scaled_steps
 
@@ -125,12 +130,18 @@ class RunContext:
     def checkpoint_path(self) -> Path:
         return self.dir / "checkpoint.pt"
 
+    def write_file(self, name: str, writer: Callable[[BinaryIO], Any]) -> Path:
+        """Keep the file ``name`` in the run directory, written atomically by ``writer(stream)``
+        (e.g. ``lambda f: np.savez_compressed(f, **arrays)``). Its size and sha256 are recorded
+        when the run finishes; read it back with :func:`cached_file`."""
+        path = self.dir / name
+        atomic_write(path, writer)
+        return path
+
     def save_checkpoint(self, state: Mapping[str, Any]) -> None:
         """Atomically replace the checkpoint with ``state``: tensors, numbers, strings and
         (nested) dicts, lists and tuples of them, nothing else."""
-        buffer = io.BytesIO()
-        torch.save(state, buffer)
-        atomic_write_bytes(self.checkpoint_path, buffer.getvalue())
+        atomic_write(self.checkpoint_path, lambda stream: torch.save(state, stream))
 
     def load_checkpoint(self) -> Any | None:
         """The last saved state, or ``None`` when there is none or it cannot be read safely."""
@@ -147,21 +158,69 @@ def run_dir(config: Experiment, root: Path | None = None) -> Path:
     return (root or paths.runs_dir()) / config_hash(config)
 
 
-def cached_results(config: Experiment, root: Path | None = None) -> dict[str, Any] | None:
-    """The results of a finished run of ``config``, or ``None`` if absent, unfinished or corrupt."""
-    path = run_dir(config, root) / "results.json"
+#: files of a run directory that are the cache's own bookkeeping, not what the run keeps
+_BOOKKEEPING = {"config.json", "results.json", "checkpoint.pt", ".lock"}
+
+
+def _checksum(stored: Mapping[str, Any]) -> str:
+    """sha256 of a results file's key, results and (when recorded) files. Runs finished before
+    files were recorded have no ``files`` entry, and their checksum covers key and results only."""
+    body = {"config_hash": stored["config_hash"], "results": stored["results"]}
+    if "files" in stored:
+        body["files"] = stored["files"]
+    return hashlib.sha256(_canonical(body)).hexdigest()
+
+
+def _read_results(directory: Path) -> dict[str, Any] | None:
+    """The intact results file of the run in ``directory`` (key, results, files, checksum), or
+    ``None`` when it is absent, unreadable, fails its checksum or belongs to another key."""
+    path = directory / "results.json"
     if not path.exists():
         return None
     try:
         stored = json.loads(path.read_text())
-        body = {"config_hash": stored["config_hash"], "results": stored["results"]}
-        valid = stored["config_hash"] == config_hash(config) and stored["checksum"] == hashlib.sha256(_canonical(body)).hexdigest()
+        valid = stored["config_hash"] == directory.name and stored["checksum"] == _checksum(stored)
     except (ValueError, KeyError, TypeError):
         valid = False
     if not valid:
         log.warning("cache entry %s is corrupt; recomputing", path)
         return None
-    return stored["results"]
+    return stored
+
+
+def _sha256(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(chunk), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _record_files(directory: Path) -> dict[str, dict[str, Any]]:
+    """Size and sha256 of every file the run kept in ``directory`` (not the bookkeeping, nor
+    hidden temporary files)."""
+    return {path.name: {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+            for path in sorted(directory.iterdir())
+            if path.is_file() and path.name not in _BOOKKEEPING and not path.name.startswith(".")}
+
+
+def _file_problem(path: Path, recorded: Mapping[str, Any] | None) -> str | None:
+    """How ``path`` differs from its record; ``None`` when it matches, or when there is no record
+    (a run cached before files were recorded: loaded unverified)."""
+    if recorded is None:
+        return None
+    size = path.stat().st_size
+    if size != recorded["bytes"]:
+        return f"has {size} bytes, {recorded['bytes']} recorded"
+    if _sha256(path) != recorded["sha256"]:
+        return "differs from its recorded sha256"
+    return None
+
+
+def cached_results(config: Experiment, root: Path | None = None) -> dict[str, Any] | None:
+    """The results of a finished run of ``config``, or ``None`` if absent, unfinished or corrupt."""
+    stored = _read_results(run_dir(config, root))
+    return None if stored is None else stored["results"]
 
 
 def execute(config: Experiment, root: Path | None = None) -> dict[str, Any]:
@@ -185,10 +244,9 @@ def _run(config: Experiment, directory: Path) -> dict[str, Any]:
     atomic_write_text(directory / "config.json", json.dumps(config.config_dict(), indent=1, default=str) + "\n")
     started = time.perf_counter()
     results = config.run(ctx)
-    body = {"config_hash": config_hash(config), "results": results}
     json.dumps(results)  # results must be JSON-serialisable; fail before claiming the run finished
-    stored = {**body, "checksum": hashlib.sha256(_canonical(body)).hexdigest(),
-              "wall_time_s": round(time.perf_counter() - started, 3)}
+    stored = {"config_hash": config_hash(config), "results": results, "files": _record_files(directory)}
+    stored.update(checksum=_checksum(stored), wall_time_s=round(time.perf_counter() - started, 3))
     atomic_write_text(directory / "results.json", json.dumps(stored, indent=1, default=str) + "\n")
     ctx.checkpoint_path.unlink(missing_ok=True)
     return results
@@ -201,25 +259,44 @@ def run_experiments(configs: Iterable[Experiment], root: Path | None = None,
     return [execute(config, root) for config in tqdm(configs, desc="runs", disable=not progress or len(configs) < 2)]
 
 
+class CorruptRunFile(RuntimeError):
+    """A file a run keeps is still corrupt or unreadable after the run was recomputed."""
+
+
 def cached_file(config: Experiment, name: str, load: Callable[[Path], T], root: Path | None = None) -> T:
     """``load(path)`` of the file ``name`` that a finished run of ``config`` wrote in its directory.
 
-    The run is executed first if it is not cached. When the file is missing (a run cached before
-    the file was kept) or ``load`` fails on it (truncated, corrupt), the run is recomputed once.
+    The run is executed first if it is not cached. The file is checked against the size and
+    sha256 recorded when the run finished (runs cached before files were recorded are not
+    checked). When it is missing (a run cached before the file was kept), does not match its
+    record (truncated, altered) or ``load`` fails on it, the run is recomputed once, with a
+    warning naming the file; a second failure raises :class:`CorruptRunFile` (or
+    ``FileNotFoundError``) naming the run and the file.
     """
+    directory = run_dir(config, root)
     for attempt in (1, 2):
         execute(config, root)
-        path = run_dir(config, root) / name
-        if path.exists():
-            try:
-                return load(path)
-            except Exception as error:
-                if attempt == 2:
-                    raise
-                log.warning("%s is unreadable (%s); recomputing the run", path, error)
-        elif attempt == 2:
-            raise FileNotFoundError(f"run {run_dir(config, root).name} ({config.kind}) finished without writing {name}")
-        (run_dir(config, root) / "results.json").unlink(missing_ok=True)
+        path = directory / name
+        if not path.exists():
+            if attempt == 2:
+                raise FileNotFoundError(f"run {directory.name} ({config.kind}) finished without writing {name}")
+            problem = "is missing"
+        else:
+            stored = _read_results(directory) or {}
+            problem = _file_problem(path, stored.get("files", {}).get(name))
+            if problem is None:
+                try:
+                    return load(path)
+                except Exception as error:
+                    if attempt == 2:
+                        raise CorruptRunFile(f"run {directory.name} ({config.kind}): {name} is unreadable "
+                                             f"after recomputing the run ({error})") from error
+                    problem = f"is unreadable ({error})"
+            elif attempt == 2:
+                raise CorruptRunFile(f"run {directory.name} ({config.kind}): {name} {problem} "
+                                     f"after recomputing the run")
+        log.warning("%s %s; recomputing run %s (%s)", path, problem, directory.name, config.kind)
+        (directory / "results.json").unlink(missing_ok=True)
     raise AssertionError("unreachable")
 
 
@@ -243,9 +320,7 @@ def entries(root: Path | None = None) -> Iterator[dict[str, Any]]:
         elif results.exists():
             try:
                 body = json.loads(results.read_text())
-                check = {"config_hash": body["config_hash"], "results": body["results"]}
-                ok = body["config_hash"] == directory.name and \
-                    body["checksum"] == hashlib.sha256(_canonical(check)).hexdigest()
+                ok = body["config_hash"] == directory.name and body["checksum"] == _checksum(body)
             except (ValueError, KeyError, TypeError):
                 ok = False
             state = "finished" if ok else "corrupt"

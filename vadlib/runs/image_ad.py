@@ -179,7 +179,7 @@ class ImageAnomalyRun(Experiment):
         host.eval()
         host.fit_normal(_images(batch, self.device) for batch in data_loader(train_set, schedule.batch_size))
         evaluation = evaluate(host, test_set, self.budget.eval_limit, self.seed, self.device)
-        save_examples(ctx.dir, evaluation.pop("examples"))
+        save_examples(ctx, evaluation.pop("examples"))
         with torch.no_grad():  # scores of the normal training images: the reference of ensembles
             normal_scores = [float(v) for batch in data_loader(train_set, 8)
                              for v in item_scores(host, _images(batch, self.device))[0].flatten().cpu()]
@@ -402,10 +402,10 @@ def _keep_example(examples, image, masks, maps, scores, i, label, index, per_sli
     examples["index"].append(index)
 
 
-def save_examples(directory, examples: dict[str, np.ndarray]) -> None:
+def save_examples(ctx: RunContext, examples: dict[str, np.ndarray]) -> None:
     """Store a run's qualitative examples as ``examples.npz`` in its run directory."""
     arrays = {k: v for k, v in examples.items() if v.dtype != object}
-    np.savez_compressed(directory / EXAMPLES_FILE, **arrays)
+    ctx.write_file(EXAMPLES_FILE, lambda stream: np.savez_compressed(stream, **arrays))
 
 
 def _read_examples(path) -> dict[str, np.ndarray]:

@@ -134,8 +134,8 @@ class PretrainRun(Experiment):
                         description=f"{self.method} pre-training", on_step=on_step)
         model.eval()
         final = knn(model, train_set, val_set, None, self.budget.eval_limit, self.device, probe=True)
-        np.savez_compressed(ctx.dir / MASKS_FILE, images=shown.cpu().numpy().astype(np.float16),
-                            **{k: np.asarray(v) for k, v in snapshots.items()})
+        kept = {"images": shown.cpu().numpy().astype(np.float16), **{k: np.asarray(v) for k, v in snapshots.items()}}
+        ctx.write_file(MASKS_FILE, lambda stream: np.savez_compressed(stream, **kept))
         curve = [{k: h.get(k) for k in ("step", "paper_epoch", "loss", "mae_loss", "masked_fraction", "cmm_loss",
                                         "prog_rec", "gauss", "kl", "div", "w_prog", "z_mean", "z_binary",
                                         "knn_acc1", "knn_acc5")} for h in history]

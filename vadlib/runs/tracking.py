@@ -198,7 +198,7 @@ class TrackerRun(Experiment):
                                             collate_fn=_collate)),
                         schedule=schedule, total_steps=steps, ctx=ctx, device=self.device,
                         description=f"HRNet {self.variant_label()}")
-        torch.save(model.state_dict(), ctx.dir / MODEL_FILE)
+        ctx.write_file(MODEL_FILE, lambda stream: torch.save(model.state_dict(), stream))
         model.eval()
         root, names, half = self.evaluation_sequences()
         tracks = {name: track_sequence(model, root, name, self.input_size, half, self.budget.eval_limit, self.device,

@@ -155,7 +155,8 @@ class VideoAnomalyRun(Experiment):
         threshold = normal_map_threshold(host, train_set, self.device, self.seed)
         host.prepare_test()  # MNAD: start the test videos from the trained memory
         scored, regions, examples = score_videos(host, self, root, self.device, threshold)
-        np.savez_compressed(ctx.dir / EXAMPLES_FILE, **{f"maps/{v}": m for v, m in examples.items()})
+        maps = {f"maps/{v}": m for v, m in examples.items()}
+        ctx.write_file(EXAMPLES_FILE, lambda stream: np.savez_compressed(stream, **maps))
         evaluation = evaluate(scored, regions, self.dataset, self.data)
         return {**evaluation, "train_steps": steps, "n_train_clips": len(train_set),
                 "loss_first": history[0]["loss"] if history else None,

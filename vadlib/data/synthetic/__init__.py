@@ -3,7 +3,9 @@
 Every generator is deterministic in its seed and writes into an empty directory; the loaders of
 :mod:`vadlib.data` cannot tell a twin from the real dataset, so CI exercises the whole loading
 path. :func:`generate` adds what every twin needs: a cache keyed by (name, size, seed), atomic
-creation (a temporary directory renamed into place) and an integrity record.
+creation (a temporary directory renamed into place) and an integrity record. Generation holds an
+inter-process lock (a file under ``<data_root>/synthetic/.locks/``), so two processes asking for a
+twin that is not there yet generate it once: the second waits and then uses the finished twin.
 
 Sizes: ``tiny`` for unit tests (seconds), ``smoke`` for the smoke profile's notebooks, ``large``
 for loader benchmarks.
@@ -11,11 +13,14 @@ for loader benchmarks.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib
+import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from vadlib import paths
 from vadlib.data.integrity import read_record, write_record
@@ -53,12 +58,44 @@ def _directory_name(name: str) -> str:
         return name
 
 
+@contextlib.contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``lock_path`` (created if absent, never removed: removing a
+    lock file lets a waiter and a newcomer lock two different files)."""
+    with open(lock_path, "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _is_current(target: Path, wanted: dict) -> bool:
+    record = read_record(target)
+    return bool(record) and all(record.get(key) == value for key, value in wanted.items())
+
+
+def _move_into_place(scratch: Path, target: Path) -> None:
+    """Rename the finished ``scratch`` directory to ``target``. An old ``target`` is renamed aside
+    first and deleted after, so ``target`` is never a half-deleted or half-written twin."""
+    old = None
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old)  # a directory replaces an empty one
+    os.replace(scratch, target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def generate(name: str, *, size: str = "smoke", seed: int = 0, data_root: Path | None = None,
              force: bool = False) -> Path:
     """Write (or reuse) the synthetic twin of ``name``; returns the dataset directory.
 
     The twin lives at ``<data_root>/synthetic/<size>-seed<seed>/<dataset directory>``, so the
-    loaders read it exactly as they read ``<data_root>/<dataset directory>`` of the real set.
+    loaders read it exactly as they read ``<data_root>/<dataset directory>`` of the real set. It is
+    generated into a hidden sibling directory and renamed into place, under a lock shared by every
+    process: a reader never sees a half-written twin, and a twin is generated once however many
+    processes ask for it at the same time.
     """
     table = generators()
     if name not in table:
@@ -67,18 +104,23 @@ def generate(name: str, *, size: str = "smoke", seed: int = 0, data_root: Path |
         raise ValueError(f"size must be one of {', '.join(SIZES)}, got {size!r}")
     target = twin_root(size, seed, data_root) / _directory_name(name)
     wanted = {"dataset": name, "size": size, "seed": seed, "generator_version": GENERATOR_VERSION}
-    record = read_record(target)
-    if not force and record and all(record.get(key) == value for key, value in wanted.items()):
+    if not force and _is_current(target, wanted):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        table[name](scratch, size=size, seed=seed)
-        write_record(scratch, "synthetic", **wanted)
-        if target.exists():
-            shutil.rmtree(target)
-        scratch.rename(target)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
+    locks = target.parent.parent / ".locks"  # outside the twin root, which holds datasets only
+    locks.mkdir(exist_ok=True)
+    with _exclusive(locks / f"{target.parent.name}.{target.name}.lock"):
+        if not force and _is_current(target, wanted):  # another process generated it while we waited
+            return target
+        # leftovers of a process killed while generating (only the lock holder generates)
+        for stale in target.parent.glob(f".{target.name}.partial-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        scratch = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+        try:
+            table[name](scratch, size=size, seed=seed)
+            write_record(scratch, "synthetic", **wanted)
+            _move_into_place(scratch, target)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
     return target
