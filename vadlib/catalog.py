@@ -95,8 +95,11 @@ NOTEBOOKS = (
                            "D.9_frame_scores_mnad_thermal_rare_event"),
                   varying=("D.4_localization_*",)),  # one per MVTec AD class the profile runs
     NotebookEntry("05", "05_E_trajectories", "E", "Paper E — socially unacceptable trajectories",
-                  "Tables E.1–E.2 and 5.5",
-                  tables=("E.1", "5.5", "E.2")),
+                  "Tables E.1–E.2 and 5.5; Figs. E.1–E.4 (Avenue, ShanghaiTech)",
+                  papers="vadlib.papers.e_trajectories",
+                  tables=("E.1", "5.5", "E.2", "E_fusion_protocols"),
+                  figures=("E.1_pipeline", "E.2_avenue_trajectories", "E.3_shanghaitech_trajectories",
+                           "E.4_score_curves")),
     NotebookEntry("06", "06_F_curriculum_mae", "F", "Paper F — curriculum masking for MAE (CM-MAE)",
                   "Tables F.1–F.6 and 4.1",
                   papers="vadlib.papers.f_cm_mae",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from vadlib.data import DatasetError, mot, synthetic
 from vadlib.data.synthetic import mot as twin
@@ -385,3 +386,15 @@ def test_placement_is_a_plain_resize_unless_letterboxed():
     # (608 - 329) / 2 = 139.5 rounded down as JDE does
     canvas, scale, offset = mot.placement(1242, 375, (608, 1088), letterbox=True)
     assert canvas == (1088, 608) and offset == (0, 139) and scale[0] == pytest.approx(scale[1], rel=2e-3)
+
+
+def test_a_video_frame_is_prepared_as_a_frame_file_is(data_root):
+    """letterbox_array on the decoded frame gives the item MOTFrames builds from the file."""
+    from PIL import Image
+
+    root = make("mot16", data_root)
+    item = mot.MOTFrames(root, sequences=["MOT16-02"], resize=(96, 96), letterbox=True)[5]
+    with Image.open(item["path"]) as image:
+        rgb = np.asarray(image.convert("RGB"))
+    tensor, scale, offset = mot.letterbox_array(rgb, (96, 96))
+    assert torch.equal(tensor, item["image"]) and (scale, offset) == (item["scale"], item["offset"])

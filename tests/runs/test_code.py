@@ -23,6 +23,8 @@ NOT_RESULTS = {
     "vadlib.synthesis", "vadlib.thermal", "vadlib.thermal.__main__", "vadlib.tracking",
 }
 PAPER_PACKAGES = ("vadlib.papers", "vadlib.plots")
+#: computed when a table is made, from cached runs, never cached itself (Paper E's score fusion)
+AT_TABLE_TIME = {"vadlib.models.late_fusion"}
 
 
 def smoke_plan():
@@ -41,7 +43,7 @@ def test_every_unit_matches_its_locked_source():
 def test_every_module_that_computes_results_belongs_to_a_unit():
     covered = {module for modules in code.UNITS.values() for module in modules}
     modules = {info.name for info in pkgutil.walk_packages(vadlib.__path__, "vadlib.")} | {"vadlib"}
-    result_modules = {m for m in modules if m not in NOT_RESULTS and not m.startswith(PAPER_PACKAGES)}
+    result_modules = {m for m in modules if m not in NOT_RESULTS | AT_TABLE_TIME and not m.startswith(PAPER_PACKAGES)}
     assert sorted(result_modules - covered) == []
     assert sorted(covered - modules) == []  # no unit names a module that is gone
 
@@ -91,7 +93,7 @@ def test_unknown_units_are_refused():
 # moves code leaves them alone, so every cached run stays valid. When a change is meant (a bump,
 # a new field), update the pins in the same commit and say so.
 PINNED_IMAGE_RUN = "dfaedc2fe304788e"
-PINNED_SMOKE_PLAN = "03479b38d669cce3"
+PINNED_SMOKE_PLAN = "4d4e2b88e9f9b54b"
 
 
 def test_one_config_hash_is_pinned():

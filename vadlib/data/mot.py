@@ -61,7 +61,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from vadlib.data.errors import DatasetError
+from vadlib.data.errors import DatasetError, directory_error
+from vadlib.data.files import open_image, read_text, reading
 
 __all__ = ["MOT_COLUMNS", "read_mot", "write_mot", "canonical_mot",
            "read_seqinfo", "sequences", "frames", "index", "half_split", "MOTFrames",
@@ -259,7 +260,7 @@ def read_seqinfo(seq_dir: str | Path, *, dataset: str | None = None) -> dict[str
     parser = configparser.ConfigParser(interpolation=None)
     parser.optionxform = str  # keep imWidth, not imwidth
     try:
-        parser.read_string(path.read_text())
+        parser.read_string(read_text(path, dataset, seq_dir.parent.parent, "seqinfo.ini"))
         section = dict(parser["Sequence"])
     except (configparser.Error, KeyError) as error:
         raise DatasetError(dataset, seq_dir.parent.parent,
@@ -283,7 +284,7 @@ def _split_dir(root: Path, split: str, dataset: str) -> Path:
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
     if not root.is_dir():
-        raise DatasetError(dataset, root, "the dataset directory does not exist")
+        raise directory_error(dataset, root, "the dataset directory does not exist")
     for candidate in (root / split, root / "images" / split):
         if candidate.is_dir() and any(p.is_dir() for p in candidate.iterdir()):
             return candidate
@@ -368,11 +369,8 @@ def _read_boxes(seq: Mapping[str, Any], kind: str, dataset: str, root: Path) -> 
                 if kind == "gt" and Path(seq["path"]).parent.name == "test" else "")
         raise DatasetError(dataset, root, f"no {kind}/{kind}.txt in sequence "
                            f"{seq['sequence']}{hint}")
-    try:
+    with reading(dataset, root, path, f"MOTChallenge {kind} file"):
         table = read_mot(path)
-    except ValueError as error:
-        raise DatasetError(dataset, root, f"cannot parse {kind}/{kind}.txt of sequence "
-                           f"{seq['sequence']}: {error}") from None
     out = table[["frame", "id"] + _BOX].copy()
     out["conf"] = table["conf"].astype(float) if "conf" in table else 1.0
     if kind == "det":
@@ -465,23 +463,36 @@ def placement(width: int, height: int, resize: int | tuple[int, int] | None,
     return canvas, (inner[0] / width, inner[1] / height), offset
 
 
-def _load_image(path: str, size: tuple[int, int], letterbox: bool = False):
+def _load_image(path: str, size: tuple[int, int], letterbox: bool = False, *, dataset: str,
+                root: Path | None = None):
     """The image at ``path`` as float32 3×H×W in [0, 1], resized (or letterboxed) to ``size``
-    (width, height)."""
+    (width, height); a damaged file raises :class:`~vadlib.data.errors.DatasetFileError`."""
+    with open_image(path, dataset, root) as image:
+        return _network_image(image.convert("RGB"), size, letterbox)
+
+
+def _network_image(image: Image.Image, size: tuple[int, int], letterbox: bool):
     import torch
 
-    with Image.open(path) as image:
-        image = image.convert("RGB")
-        canvas, scale, offset = placement(*image.size, size[::-1], letterbox)
-        inner = (round(image.size[0] * scale[0]), round(image.size[1] * scale[1]))
-        if image.size != inner:
-            image = image.resize(inner, Image.BILINEAR)
-        array = np.asarray(image, dtype=np.float32) / 255.0
+    canvas, scale, offset = placement(*image.size, size[::-1], letterbox)
+    inner = (round(image.size[0] * scale[0]), round(image.size[1] * scale[1]))
+    if image.size != inner:
+        image = image.resize(inner, Image.BILINEAR)
+    array = np.asarray(image, dtype=np.float32) / 255.0
     if inner != canvas:
         padded = np.full((canvas[1], canvas[0], 3), LETTERBOX_FILL, dtype=np.float32)
         padded[offset[1]:offset[1] + inner[1], offset[0]:offset[0] + inner[0]] = array
         array = padded
     return torch.from_numpy(array.transpose(2, 0, 1).copy())
+
+
+def letterbox_array(rgb: np.ndarray, size: tuple[int, int], letterbox: bool = True):
+    """``(image, scale, offset)`` of an RGB frame (uint8 H×W×3, e.g. a video frame) prepared as
+    :class:`MOTFrames` prepares its frames for a network of input ``size`` (height, width):
+    float32 3×H×W in [0, 1], with :func:`placement`'s scale and offset to map boxes back."""
+    height, width = rgb.shape[:2]
+    canvas, scale, offset = placement(width, height, size, letterbox)
+    return _network_image(Image.fromarray(np.ascontiguousarray(rgb)), canvas, letterbox), scale, offset
 
 
 try:
@@ -560,7 +571,7 @@ class MOTFrames(_TorchDataset):
 
         row = self.frames.iloc[position]
         size, scale, offset = placement(int(row.width), int(row.height), self.resize, self.letterbox)
-        image = _load_image(row.path, size, self.letterbox)
+        image = _load_image(row.path, size, self.letterbox, dataset=self.dataset, root=self.root)
         values = self._boxes.get((row.sequence, int(row.frame)), np.zeros((0, 8)))
         boxes = values[:, :4] * np.array(scale * 2) + np.array(offset + (0, 0))
         item = {
@@ -652,7 +663,8 @@ def jde_images(root: str | Path, list_file: str | Path) -> pd.DataFrame:
     if not list_path.is_file():
         raise DatasetError(dataset_guess, root, f"no list file {list_file} (JDE/FairMOT "
                            "keep them in their repositories' data/ folder)")
-    lines = [line.strip() for line in list_path.read_text().splitlines() if line.strip()]
+    lines = [line.strip() for line in read_text(list_path, dataset_guess, root, "list file").splitlines()
+             if line.strip()]
     dataset = _source_dataset(lines, list_path)
     if not lines:
         raise DatasetError(dataset, root, f"list file {list_path} names no image")
@@ -682,7 +694,7 @@ def jde_images(root: str | Path, list_file: str | Path) -> pd.DataFrame:
 
 
 def _read_labels(label: str, dataset: str, root: Path) -> np.ndarray:
-    text = Path(label).read_text().strip()
+    text = read_text(label, dataset, root, "label file").strip()
     if not text:
         return np.zeros((0, 6))
     try:
@@ -755,6 +767,7 @@ class JDEMixture(_TorchDataset):
         self.num_identities: dict[str, int] = {}
         self.id_offsets: dict[str, int] = {}
         self.num_images: dict[str, int] = {}
+        self._datasets: dict[str, str] = {}  # source name -> dataset name, for errors
         items, offset = [], 0
         for name, list_file in list_files.items():
             images = jde_images(self.root, list_file)
@@ -764,6 +777,7 @@ class JDEMixture(_TorchDataset):
             self.num_identities[name] = largest + 1
             self.id_offsets[name] = offset
             self.num_images[name] = len(images)
+            self._datasets[name] = images.attrs["dataset"]
             offset += largest + 1
             items += [(name, image, values) for image, values in zip(images["image"], labels)]
         self.total_identities = offset
@@ -782,10 +796,11 @@ class JDEMixture(_TorchDataset):
         import torch
 
         name, path, values = self.items[position]
-        with Image.open(path) as probe:
+        dataset = self._datasets[name]
+        with open_image(path, dataset, self.root) as probe:
             width, height = probe.size
         size, scale, offset = placement(width, height, self.resize, self.letterbox)
-        image = _load_image(path, size, self.letterbox)
+        image = _load_image(path, size, self.letterbox, dataset=dataset, root=self.root)
         normalized = values[:, 2:6]
         inner = (width * scale[0], height * scale[1])
         pixels = np.stack([(normalized[:, 0] - normalized[:, 2] / 2) * inner[0] + offset[0],

@@ -34,6 +34,12 @@ from vadlib.plots.tracking import (
                                tracked_frames_figure,
                                tracker_comparison_figure,
 )
+from vadlib.plots.trajectories import (
+                               fusion_curves_figure,
+                               pipeline_diagram,
+                               trajectory_explorer,
+                               trajectory_frames_figure,
+)
 from vadlib.plots.video import (
                                frame_score_curves,
                                score_axes,
@@ -43,8 +49,8 @@ from vadlib.plots.video import (
 from vadlib.plots.widgets import HEADLESS_ENV, interactive, show
 
 __all__ = ["HEADLESS_ENV", "anomaly_map_grid", "confusion_grid", "curriculum_figure", "f1_threshold", "fall_test_grid", "held_out_split",
-           "frame_score_curves", "frame_scrubber", "interactive", "localization_contours", "map_explorer",
+           "frame_score_curves", "frame_scrubber", "fusion_curves_figure", "interactive", "localization_contours", "map_explorer",
            "mask_diversity", "mask_viewer", "masked_footprint", "masked_fraction_figure", "masked_kernel_figure",
-           "masks_figure", "pipeline_strip",
-           "sample_grid", "score_axes", "show", "tracked_animation", "tracked_frames_figure", "tracker_comparison_figure", "training_curves_figure",
-           "video_explorer", "video_frame_view"]
+           "masks_figure", "pipeline_diagram", "pipeline_strip",
+           "sample_grid", "score_axes", "show", "tracked_animation", "tracked_frames_figure", "tracker_comparison_figure", "trajectory_explorer", "trajectory_frames_figure",
+           "training_curves_figure", "video_explorer", "video_frame_view"]

@@ -35,6 +35,9 @@ HOSTS = ("vadlib.models.hosts", "vadlib.models.registry", "vadlib.models.schedul
 VIDEO_HOSTS = ("vadlib.models.video_hosts", "vadlib.models.registry", "vadlib.models.schedule",
                "vadlib.models.layers")
 
+#: the file readers behind every loader (named errors on damaged files)
+DATA_FILES = ("vadlib.data.files",)
+
 #: code unit -> the modules whose source it covers. A module may belong to several units (a base
 #: class belongs to every host built on it).
 UNITS: Mapping[str, tuple[str, ...]] = {
@@ -46,6 +49,7 @@ UNITS: Mapping[str, tuple[str, ...]] = {
     "run:pretraining": ("vadlib.runs.pretraining", "vadlib.metrics.knn"),
     "run:fall_classification": ("vadlib.runs.fall_classification",),
     "run:measurement": ("vadlib.runs.timing",),
+    "run:trajectories": ("vadlib.runs.trajectories", "vadlib.tracking.trajectories"),
     # models
     "blocks": ("vadlib.models.blocks", "vadlib.models.layers"),
     "host:draem": HOSTS + ("vadlib.models.draem", "vadlib.synthesis.perlin"),
@@ -59,6 +63,7 @@ UNITS: Mapping[str, tuple[str, ...]] = {
                       "vadlib.tracking.kalman", "vadlib.tracking.matching", "vadlib.tracking.tracker"),
     "model:mae": ("vadlib.models.mae", "vadlib.models.curriculum_masking"),
     "model:small_cnn": ("vadlib.models.small_cnn",),
+    "model:social_gan": ("vadlib.models.social_gan", "vadlib.models.ffp"),
     "thermalsynth": ("vadlib.data.harbour", "vadlib.thermal.background",
                      "vadlib.thermal.humans", "vadlib.thermal.shader", "vadlib.thermal.postprocess",
                      "vadlib.thermal.dataset"),
@@ -67,16 +72,17 @@ UNITS: Mapping[str, tuple[str, ...]] = {
                         "vadlib.metrics._validate"),
     "metrics:tracking": ("vadlib.metrics.tracking",),
     "metrics:classification": ("vadlib.metrics.classification",),
+    "metrics:trajectory": ("vadlib.metrics.trajectory",),
     # data: loaders of the official layouts, and the generators of their synthetic twins
-    "data:mvtec_ad": ("vadlib.data.mvtec",),
-    "data:dtd": ("vadlib.data.dtd",),
-    "data:brats": ("vadlib.data.brats",),
-    "data:video": ("vadlib.data.video", "vadlib.data.avenue", "vadlib.data.shanghaitech",
+    "data:mvtec_ad": DATA_FILES + ("vadlib.data.mvtec",),
+    "data:dtd": DATA_FILES + ("vadlib.data.dtd",),
+    "data:brats": DATA_FILES + ("vadlib.data.brats",),
+    "data:video": DATA_FILES + ("vadlib.data.video", "vadlib.data.avenue", "vadlib.data.shanghaitech",
                    "vadlib.data.ucsd_ped2", "vadlib.data.vad_tracks"),
-    "data:thermal": ("vadlib.data.thermal",),
-    "data:mot": ("vadlib.data.mot", "vadlib.data.jde_augment"),
-    "data:imagenet100": ("vadlib.data.imagenet",),
-    "data:fall_tests": ("vadlib.data.fall_tests", "vadlib.data.harbour"),
+    "data:thermal": DATA_FILES + ("vadlib.data.thermal",),
+    "data:mot": DATA_FILES + ("vadlib.data.mot", "vadlib.data.jde_augment"),
+    "data:imagenet100": DATA_FILES + ("vadlib.data.imagenet",),
+    "data:fall_tests": DATA_FILES + ("vadlib.data.fall_tests", "vadlib.data.harbour"),
     "twin:mvtec_ad": ("vadlib.data.synthetic.mvtec",),
     "twin:dtd": ("vadlib.data.synthetic.dtd",),
     "twin:brats": ("vadlib.data.synthetic.brats",),

@@ -447,6 +447,38 @@ def scene_truth(dataset: str, size: str = "tiny", seed: int = 0,
             for video in video_names(dataset, size, split)}
 
 
+def people(dataset: str, size: str = "smoke", seed: int = 0, split: str = "test", video: str | None = None
+           ) -> pd.DataFrame:
+    """Where every person (and cyclist) of a twin video is, frame by frame: the oracle detector of
+    Paper E's smoke runs, which real data do not have.
+
+    Columns ``frame`` (0-based), ``person`` (actor number in the video), ``bb_left, bb_top,
+    bb_width, bb_height`` (pixels: the figure's extent, feet to head, clipped to the frame; rows
+    where the figure is off the frame are dropped), ``kind`` (``normal`` or the event kind) and
+    ``abnormal`` (whether the person is anomalous in that frame). Thrown objects are not people.
+    Computed from the scene, without rendering.
+    """
+    names = video_names(dataset, size, split)
+    if video not in names:
+        raise KeyError(f"{dataset} {size} {split} twin has videos {names}, not {video!r}")
+    _, layout, _, _, actors, events, _ = _scene(dataset, size, int(seed), split, names.index(video))
+    rows = []
+    for number, actor in enumerate(actors + events):
+        if actor.shape == "blob":
+            continue
+        half, top = (0.2, 1.0) if actor.shape == "person" else (0.45, 1.05)
+        for i, t in enumerate(actor.frames()):
+            x0, x1 = actor.x[i] - half * actor.height, actor.x[i] + half * actor.height
+            y0, y1 = actor.y[i] - top * actor.height, actor.y[i]
+            x0, x1 = max(0.0, x0), min(float(layout.width), x1)
+            y0, y1 = max(0.0, y0), min(float(layout.height), y1)
+            if x1 - x0 < 1 or y1 - y0 < 1:
+                continue
+            rows.append((t, number, x0, y0, x1 - x0, y1 - y0, actor.kind, bool(actor.abnormal[i])))
+    columns = ["frame", "person", "bb_left", "bb_top", "bb_width", "bb_height", "kind", "abnormal"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["frame", "person"], ignore_index=True)
+
+
 # --------------------------------------------------------------------------------------------------
 # Writers
 # --------------------------------------------------------------------------------------------------
