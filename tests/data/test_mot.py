@@ -8,7 +8,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 
 from vadlib.data import DatasetError, mot, synthetic
 from vadlib.data.synthetic import mot as twin
