@@ -1,7 +1,14 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# Tests start notebook kernels and CLI subprocesses beside each other on small machines: one math
+# thread each (the policy of vadlib.profiles.math_threads for parallel kernels), and the same count
+# everywhere, so a run computed in one test and recomputed cold in another agree bit for bit.
+for _variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
 
 # tests mirror the package (tests/runs/, tests/papers/, ...) and are imported by path
 # (--import-mode=importlib), so helper modules beside this file are put on the path here

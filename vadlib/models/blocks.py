@@ -13,6 +13,16 @@ drop-in replacement for a c -> c convolution: ``forward(x)`` returns a tensor of
 leaves the self-supervised loss of that forward on ``block.loss``; the host adds
 ``lam * block_loss(model)`` to its own loss (Eq. C.3 / D.8; lam = 0.1 in both papers).
 
+Placing a block (:func:`place_block`, one call for every host): a *site* is a dotted module path
+with a mode, written as a string in a host's ``block_positions`` -- ``"decoder.stage1.3"``
+replaces that c -> c layer (:func:`replace_layer`, the papers' usual "penultimate convolutional
+layer", T 2596); ``"before:encoder.blocks.0"`` / ``"after:mae.patch_embed"`` wrap the module so
+that the block runs on its input / output (:func:`insert_before`, :func:`insert_after`,
+:class:`InsertedBlock`), for placements a layer swap cannot express, such as Paper D's MAE host
+("before the first transformer block", T 2596). For a ViT's B×(P + HW)×D token sequences the
+wrapper reshapes the HW patch tokens to a B×D×H×W map (channels = the token width D; the P
+leading [CLS]/register tokens pass through) and back -- our choice, the paper does not say how.
+
 Masked convolution geometry (Fig. C.2, Fig. D.2/D.3): the only weights are the 4 (2D) or 8 (3D)
 corner sub-kernels of size k' (``kernel_size``), each at distance d (``dilation``) from the masked
 centre M; footprint k = 2k' + 2d + 1, zero padding k' + d, stride 1, c filters over all c input
@@ -73,7 +83,7 @@ from __future__ import annotations
 import inspect
 import itertools
 import math
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, NamedTuple, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -91,6 +101,15 @@ __all__ = [
     "block_loss",
     "reconstruction_loss",
     "replace_layer",
+    "BlockSite",
+    "SITE_MODES",
+    "InsertedBlock",
+    "insert_before",
+    "insert_after",
+    "place_block",
+    "site_channels",
+    "tokens_to_map",
+    "map_to_tokens",
     "make_block",
     "default_options",
     "block_family",
@@ -710,3 +729,255 @@ def replace_layer(model: nn.Module, name: str, block: nn.Module) -> nn.Module:
     else:
         setattr(owner, leaf, block)
     return old
+
+
+# ------------------------------------------------------------------------------------------------
+# Block sites: replacing a layer, or inserting a block before / after a module
+# ------------------------------------------------------------------------------------------------
+SITE_MODES = ("replace", "before", "after")
+
+
+class BlockSite(NamedTuple):
+    """Where a block goes in a host: the submodule at dotted path ``name`` and how.
+
+    * ``mode="replace"``: the block stands in for that layer (:func:`replace_layer`; the papers'
+      "replace the penultimate convolutional layer", T 2596);
+    * ``mode="before"``: the block runs on the module's input, then the module
+      (:func:`insert_before`);
+    * ``mode="after"``: the module runs, then the block on its output (:func:`insert_after`).
+
+    Hosts write sites as strings in ``block_positions`` so that every runner handles them alike:
+    ``"decoder.stage1.3"`` (= ``"replace:decoder.stage1.3"``), ``"before:encoder.blocks.0"``,
+    ``"after:mae.patch_embed"``. :meth:`parse` reads them, ``str(site)`` writes the canonical form
+    (a plain name for "replace", so every existing host's sites are unchanged).
+    """
+
+    name: str
+    mode: str = "replace"
+
+    @classmethod
+    def parse(cls, site: "str | BlockSite") -> "BlockSite":
+        """A :class:`BlockSite` from ``"name"``, ``"replace:name"``, ``"before:name"`` or
+        ``"after:name"`` (or a BlockSite, checked)."""
+        if isinstance(site, BlockSite):
+            name, mode = site.name, site.mode
+        elif isinstance(site, str):
+            mode, sep, name = site.partition(":")
+            if not sep:
+                mode, name = "replace", site
+        else:
+            raise ValueError(f"a block site is a string or a BlockSite, got {type(site).__name__}")
+        mode = _check_choice("site mode", mode, SITE_MODES)
+        if not isinstance(name, str) or not name or ":" in name:
+            raise ValueError(f"block site {site!r} has no valid dotted layer name")
+        return cls(name, mode)
+
+    def __str__(self) -> str:
+        return self.name if self.mode == "replace" else f"{self.mode}:{self.name}"
+
+
+def _locate(model: nn.Module, name: str) -> tuple[nn.Module, str, nn.Module]:
+    """(owner, leaf, module) of the submodule at dotted path ``name``, or ValueError."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"layer name must be a non-empty dotted path, got {name!r}")
+    parent, _, leaf = name.rpartition(".")
+    try:
+        owner = model.get_submodule(parent) if parent else model
+        module = owner.get_submodule(leaf)
+    except AttributeError:
+        module = None
+    if module is None or module is model:
+        names = [n for n, _ in model.named_children()]
+        raise ValueError(f"no submodule named {name!r} in {type(model).__name__}; its children: "
+                         + (", ".join(names) if names else "(none)"))
+    return owner, leaf, module
+
+
+def _assign(owner: nn.Module, leaf: str, module: nn.Module) -> None:
+    if isinstance(owner, (nn.Sequential, nn.ModuleList)) and leaf.isdigit():
+        owner[int(leaf)] = module
+    else:
+        setattr(owner, leaf, module)
+
+
+def tokens_to_map(tokens: Tensor, grid: Sequence[int]) -> tuple[Tensor, Tensor]:
+    """Split a token sequence B×T×D into its P = T - prod(grid) leading (prefix) tokens B×P×D
+    and the rest as a feature map B×D×(grid) (row-major: token P + i·W + j is position (i, j))."""
+    if tokens.dim() != 3:
+        raise ValueError(f"tokens must be B×T×D, got shape {tuple(tokens.shape)}")
+    b, t, d = tokens.shape
+    n = math.prod(grid)
+    if t < n:
+        raise ValueError(f"{t} tokens cannot fill a {'×'.join(map(str, grid))} grid: the block needs "
+                         f"the full patch grid here (a token-dropping encoder, e.g. MAE's, only "
+                         f"sees the visible patches after its masking step)")
+    prefix, patches = tokens[:, :t - n], tokens[:, t - n:]
+    return prefix, patches.transpose(1, 2).reshape(b, d, *grid)
+
+
+def map_to_tokens(prefix: Tensor, feature_map: Tensor) -> Tensor:
+    """Inverse of :func:`tokens_to_map`: B×P×D prefix and B×D×(grid) map -> B×(P + prod(grid))×D."""
+    return torch.cat([prefix, feature_map.flatten(2).transpose(1, 2)], dim=1)
+
+
+class InsertedBlock(nn.Module):
+    """A module with a block run on its input (``mode="before"``) or on its output (``"after"``).
+
+    ``InsertedBlock(block, module, mode="before", grid=None)``; ``forward(x, *args, **kwargs)``
+    is ``module(block'(x), *args, **kwargs)`` or ``block'(module(x, *args, **kwargs))``, where
+    block' is the block on feature maps and, for token sequences, this reshape (the papers do not
+    say how a conv block sees a ViT's tokens; Paper D puts it "before the first transformer block",
+    T 2596):
+
+    * a tensor with ``block.dims + 2`` dimensions (N×C×H×W, N×C×D×H×W) goes to the block as is;
+    * a B×T×D token sequence is read as P = T - prod(``grid``) leading tokens ([CLS], registers)
+      followed by the patch tokens in row-major grid order (the ViT/timm layout); the patch tokens
+      become a B×D×gh×gw map (channels = the token width D), the block runs on it, and the result
+      is flattened back in the same order; the prefix tokens pass through unchanged. With an
+      identity block the round trip is exact (a reshape and a transpose, no arithmetic).
+
+    ``grid`` is the patch grid (gh, gw) -- or (gt, gh, gw) for a 3D block -- needed only for token
+    inputs; fewer than prod(grid) tokens is an error (no guessing at a partial grid). The wrapped
+    module stays reachable as ``.module`` (its parameters are renamed ``<name>.module.*``), the
+    block as ``.block`` (so :func:`block_loss` finds it).
+    """
+
+    def __init__(self, block: nn.Module, module: nn.Module, mode: str = "before",
+                 grid: Sequence[int] | None = None):
+        super().__init__()
+        self.mode = _check_choice("mode", mode, ("before", "after"))
+        self.block, self.module = block, module
+        self.grid = None if grid is None else tuple(int(g) for g in grid)
+        dims = getattr(block, "dims", None)
+        if self.grid is not None and (any(g < 1 for g in self.grid)
+                                      or (dims is not None and len(self.grid) != dims)):
+            raise ValueError(f"grid {grid!r} does not suit a {dims}D block")
+
+    def apply_block(self, x: Tensor) -> Tensor:
+        """The block on ``x``: directly on a feature map, through :func:`tokens_to_map` on tokens."""
+        dims = getattr(self.block, "dims", 2)
+        if x.dim() == dims + 2:
+            return self.block(x)
+        if x.dim() == 3:
+            if self.grid is None:
+                raise ValueError(f"{type(self.block).__name__} got tokens {tuple(x.shape)} but no "
+                                 f"patch grid is known: give grid= (or a `token_grid` attribute "
+                                 f"on the model, or `grid_size` on the wrapped module)")
+            prefix, fmap = tokens_to_map(x, self.grid)
+            return map_to_tokens(prefix, self.block(fmap))
+        raise ValueError(f"a {dims}D block takes N×C×{'D×' if dims == 3 else ''}H×W maps or B×T×D "
+                         f"tokens, got shape {tuple(x.shape)}")
+
+    def forward(self, x: Tensor, *args, **kwargs):
+        if self.mode == "before":
+            return self.module(self.apply_block(x), *args, **kwargs)
+        return self.apply_block(self.module(x, *args, **kwargs))
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}" + (f", grid={self.grid}" if self.grid is not None else "")
+
+
+def _grid_for(model: nn.Module, module: nn.Module, grid) -> tuple[int, ...] | None:
+    # explicit > the wrapped module's own grid (timm PatchEmbed.grid_size) > the host's token_grid
+    for value in (grid, getattr(module, "grid_size", None), getattr(model, "token_grid", None)):
+        if value is not None:
+            return tuple(int(g) for g in value)
+    return None
+
+
+def _insert(model: nn.Module, name: str, block: nn.Module, mode: str, grid) -> InsertedBlock:
+    owner, leaf, module = _locate(model, name)
+    if isinstance(module, InsertedBlock):
+        raise ValueError(f"{name!r} already has a block inserted; one block per site")
+    wrapper = InsertedBlock(block, module, mode, _grid_for(model, module, grid))
+    _assign(owner, leaf, wrapper)
+    return wrapper
+
+
+def insert_before(model: nn.Module, name: str, block: nn.Module,
+                  grid: Sequence[int] | None = None) -> InsertedBlock:
+    """Wrap the submodule at dotted path ``name`` so that ``block`` runs on its input first;
+    return the :class:`InsertedBlock` wrapper (now at ``name``).
+
+    Token inputs (B×T×D) are reshaped to the patch grid as :class:`InsertedBlock` documents; the
+    grid is ``grid``, else the wrapped module's ``grid_size`` attribute, else ``model.token_grid``.
+    Paper D's placement for the MAE host, "before the first transformer block" (T 2596).
+    """
+    return _insert(model, name, block, "before", grid)
+
+
+def insert_after(model: nn.Module, name: str, block: nn.Module,
+                 grid: Sequence[int] | None = None) -> InsertedBlock:
+    """Wrap the submodule at ``name`` so that ``block`` runs on its output; as
+    :func:`insert_before` otherwise (e.g. on a ViT's patch embedding: the full token grid)."""
+    return _insert(model, name, block, "after", grid)
+
+
+def _width(module: nn.Module, mode: str) -> int | None:
+    """Channels / token width a module takes ("before") or gives ("after"), or None."""
+    attrs = ("in_channels", "in_features") if mode == "before" else ("out_channels", "out_features")
+    for attr in attrs:
+        if isinstance(getattr(module, attr, None), int):
+            return getattr(module, attr)
+    shape = getattr(module, "normalized_shape", None)
+    if shape:
+        return int(shape[-1])
+    return None
+
+
+def site_channels(model: nn.Module, site: "str | BlockSite") -> int:
+    """The channel count c of the c -> c block that ``site`` takes.
+
+    * "replace": the layer's ``out_channels`` (what the video run has always used);
+    * "before": the module's ``in_channels`` / ``in_features`` / ``normalized_shape[-1]``, else
+      that of its first submodule that has one (a pre-norm transformer block: ``norm1``);
+    * "after": ``out_channels`` / ``out_features`` / ``normalized_shape[-1]``, else that of its
+      last submodule that has one (a patch embedding: ``proj.out_channels``).
+
+    For token sequences this is the token width D. ValueError when none is found.
+    """
+    site = BlockSite.parse(site)
+    _, _, module = _locate(model, site.name)
+    if site.mode == "replace":
+        c = getattr(module, "out_channels", None)
+    else:
+        mods = list(module.modules())
+        c = next((w for w in (_width(m, site.mode) for m in
+                              (mods if site.mode == "before" else [module] + mods[:0:-1]))
+                  if w is not None), None)
+    if not isinstance(c, int):
+        raise ValueError(f"cannot tell the channel count at block site {str(site)!r} "
+                         f"({type(module).__name__}); build the block yourself and pass it")
+    return c
+
+
+def place_block(model: nn.Module, site: "str | BlockSite", block, *,
+                grid: Sequence[int] | None = None) -> nn.Module:
+    """Put a block at ``site`` (a :class:`BlockSite` or its string form) and return the block.
+
+    ``block`` is a module, or a callable ``channels -> module`` that is called with
+    :func:`site_channels` (so a runner need not know what kind of layer a site is):
+    ``place_block(host, site, lambda c: make_block("ssmctb", c))``. Dispatches to
+    :func:`replace_layer` ("replace", unchanged behaviour and checks), :func:`insert_before` or
+    :func:`insert_after` (``grid`` as there).
+    """
+    site = BlockSite.parse(site)
+    if not isinstance(block, nn.Module):
+        if not callable(block):
+            raise ValueError(f"block must be an nn.Module or a callable channels -> module, "
+                             f"got {type(block).__name__}")
+        block = block(site_channels(model, site))
+    if site.mode == "replace":
+        replace_layer(model, site.name, block)
+        return block
+    c_blk = getattr(block, "channels", None)
+    if c_blk is not None:
+        try:
+            c = site_channels(model, site)
+        except ValueError:
+            c = None
+        if c is not None and c != c_blk:
+            raise ValueError(f"channel mismatch: site {str(site)!r} has {c} channels, "
+                             f"{type(block).__name__} has {c_blk}")
+    (insert_before if site.mode == "before" else insert_after)(model, site.name, block, grid)
+    return block

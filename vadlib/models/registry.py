@@ -31,8 +31,9 @@ from typing import Any
 __all__ = ["HostContext", "register_host", "create_host", "host_class", "host_names",
            "HOST_KINDS", "HOST_MODULES"]
 
-#: the two families of hosts (an ImageHost's ``kind`` is "image", a VideoHost's "video")
-HOST_KINDS = ("image", "video")
+#: the families of hosts (an ImageHost's ``kind`` is "image", a VideoHost's "video", an
+#: ObjectHost's "object": :mod:`vadlib.models.object_hosts`)
+HOST_KINDS = ("image", "video", "object")
 
 #: modules whose classes carry ``@register_host``, in the order :func:`host_names` lists them
 HOST_MODULES = (
@@ -43,6 +44,7 @@ HOST_MODULES = (
     "vadlib.models.plain_ae",
     "vadlib.models.ffp",
     "vadlib.models.mnad",
+    "vadlib.models.object_ae",
 )
 
 _REGISTRY: dict[str, type] = {}

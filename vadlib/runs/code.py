@@ -34,6 +34,8 @@ LOCK_FILE = Path(__file__).with_name("code_versions.json")
 HOSTS = ("vadlib.models.hosts", "vadlib.models.registry", "vadlib.models.schedule", "vadlib.models.layers")
 VIDEO_HOSTS = ("vadlib.models.video_hosts", "vadlib.models.registry", "vadlib.models.schedule",
                "vadlib.models.layers")
+OBJECT_HOSTS = ("vadlib.models.object_hosts", "vadlib.models.registry", "vadlib.models.schedule",
+                "vadlib.models.layers")
 
 #: the file readers behind every loader (named errors on damaged files)
 DATA_FILES = ("vadlib.data.files",)
@@ -45,6 +47,7 @@ UNITS: Mapping[str, tuple[str, ...]] = {
     "train": ("vadlib.runs.train",),
     "run:image_ad": ("vadlib.runs.image_ad",),
     "run:video_ad": ("vadlib.runs.video_ad",),
+    "run:object_vad": ("vadlib.runs.object_vad",),
     "run:tracking": ("vadlib.runs.tracking",),
     "run:pretraining": ("vadlib.runs.pretraining", "vadlib.metrics.knn"),
     "run:fall_classification": ("vadlib.runs.fall_classification",),
@@ -59,6 +62,9 @@ UNITS: Mapping[str, tuple[str, ...]] = {
     "host:plain_ae": VIDEO_HOSTS + ("vadlib.models.plain_ae",),
     "host:ffp": VIDEO_HOSTS + ("vadlib.models.ffp",),
     "host:mnad": VIDEO_HOSTS + ("vadlib.models.mnad",),
+    "host:object_ae": OBJECT_HOSTS + ("vadlib.models.object_ae",),
+    # detection, object cubes and flow of the object hosts (RAFT's loader is FFP's)
+    "pipeline:objects": ("vadlib.models.object_pipeline", "vadlib.models.ffp"),
     "model:tracker": ("vadlib.models.hrnet", "vadlib.models.hrnet_tracker", "vadlib.models.fairmot_targets",
                       "vadlib.tracking.kalman", "vadlib.tracking.matching", "vadlib.tracking.tracker"),
     "model:mae": ("vadlib.models.mae", "vadlib.models.curriculum_masking"),

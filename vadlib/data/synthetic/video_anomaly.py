@@ -479,6 +479,44 @@ def people(dataset: str, size: str = "smoke", seed: int = 0, split: str = "test"
     return pd.DataFrame(rows, columns=columns).sort_values(["frame", "person"], ignore_index=True)
 
 
+OBJECT_COLUMNS = ["frame", "object", "x1", "y1", "x2", "y2", "shape", "kind", "abnormal"]
+
+
+def objects(dataset: str, size: str = "smoke", seed: int = 0, split: str = "test", video: str | None = None
+            ) -> pd.DataFrame:
+    """Every rendered object of a twin video, frame by frame: people, cyclists and thrown objects
+    (the oracle detector of the object-centric hosts' smoke runs, :mod:`vadlib.models.object_pipeline`).
+
+    Each actor is drawn alone on a blank canvas of the frame's size with the renderer's own
+    drawing code, so a box is the tight box of the pixels the actor paints in that frame (clipped
+    to the frame, before any other actor covers it): columns ``frame`` (0-based), ``object``
+    (actor number in the video, the numbering of :func:`people`), ``x1, y1, x2, y2`` (inclusive
+    integer pixel corners, the convention of the ``vad_tracks`` regions), ``shape`` (``person``,
+    ``bike`` or ``blob``), ``kind`` (``normal`` or the event kind) and ``abnormal`` (whether the
+    object is anomalous in that frame). Frames where the actor paints no pixel have no row. An
+    anomalous object that nothing anomalous covers has the box of its ``vad_tracks`` region.
+    """
+    names = video_names(dataset, size, split)
+    if video not in names:
+        raise KeyError(f"{dataset} {size} {split} twin has videos {names}, not {video!r}")
+    _, layout, _, _, actors, events, _ = _scene(dataset, size, int(seed), split, names.index(video))
+    canvas = np.zeros((layout.height, layout.width, 3), np.float32)
+    rows = []
+    for number, actor in enumerate(actors + events):
+        for i, t in enumerate(actor.frames()):
+            drawn = _draw(actor, i, canvas)
+            if drawn is None:
+                continue
+            (rows_slice, cols_slice), mask = drawn
+            ys, xs = np.nonzero(mask)
+            if len(ys) == 0:
+                continue
+            rows.append((t, number, cols_slice.start + int(xs.min()), rows_slice.start + int(ys.min()),
+                         cols_slice.start + int(xs.max()), rows_slice.start + int(ys.max()), actor.shape,
+                         actor.kind, bool(actor.abnormal[i])))
+    return pd.DataFrame(rows, columns=OBJECT_COLUMNS).sort_values(["frame", "object"], ignore_index=True)
+
+
 # --------------------------------------------------------------------------------------------------
 # Writers
 # --------------------------------------------------------------------------------------------------
