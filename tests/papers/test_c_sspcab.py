@@ -39,9 +39,15 @@ def test_the_plan_lists_the_image_runs_then_each_video_run_once():
     settings = profiles.resolve("smoke", device="cpu")
     plan = paper.plan(settings)
     kinds = [run.kind for run in plan]
-    assert kinds == sorted(kinds) and set(kinds) == {"image_ad", "video_ad"}  # image runs first
+    assert kinds[0] == "image_ad" and kinds.index("video_ad") > max(i for i, k in enumerate(kinds) if k == "image_ad")
+    assert set(kinds) == {"image_ad", "video_ad", "object_vad"}  # image runs first, then the video tables
     assert len(set(plan)) == len(plan)
-    video = {run for run in plan if run.kind == "video_ad"}
+    video = {run for run in plan if run.kind in ("video_ad", "object_vad")}
+    # every host SSPCAB was added to is run, with and without it; other papers' rows stay printed
+    printed = list(reported.load_table("C.3").Method)
+    with_block = [m for m in printed if " + SSPCAB" in m]
+    run_rows = {label for label, _, _ in paper.C3.rows}
+    assert run_rows == set(with_block) | {m.split(" + ")[0] for m in with_block}
     assert set(video_ad.comparison_runs(settings, paper.C3)) <= video
     assert set(video_ad.ablation_runs(settings, paper.ABLATIONS["C.1"])) <= video
 

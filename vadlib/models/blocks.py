@@ -756,7 +756,7 @@ class BlockSite(NamedTuple):
     mode: str = "replace"
 
     @classmethod
-    def parse(cls, site: "str | BlockSite") -> "BlockSite":
+    def parse(cls, site: str | BlockSite) -> BlockSite:
         """A :class:`BlockSite` from ``"name"``, ``"replace:name"``, ``"before:name"`` or
         ``"after:name"`` (or a BlockSite, checked)."""
         if isinstance(site, BlockSite):
@@ -925,7 +925,7 @@ def _width(module: nn.Module, mode: str) -> int | None:
     return None
 
 
-def site_channels(model: nn.Module, site: "str | BlockSite") -> int:
+def site_channels(model: nn.Module, site: str | BlockSite) -> int:
     """The channel count c of the c -> c block that ``site`` takes.
 
     * "replace": the layer's ``out_channels`` (what the video run has always used);
@@ -951,7 +951,7 @@ def site_channels(model: nn.Module, site: "str | BlockSite") -> int:
     return c
 
 
-def place_block(model: nn.Module, site: "str | BlockSite", block, *,
+def place_block(model: nn.Module, site: str | BlockSite, block, *,
                 grid: Sequence[int] | None = None) -> nn.Module:
     """Put a block at ``site`` (a :class:`BlockSite` or its string form) and return the block.
 

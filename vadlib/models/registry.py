@@ -44,7 +44,11 @@ HOST_MODULES = (
     "vadlib.models.plain_ae",
     "vadlib.models.ffp",
     "vadlib.models.mnad",
-    "vadlib.models.object_ae",
+    "vadlib.models.mae_vad",
+    "vadlib.models.georgescu",
+    "vadlib.models.hf2vad",
+    "vadlib.models.ssmtl",
+    "vadlib.models.object_ae",  # a test fixture of the object pipeline, not a thesis row
 )
 
 _REGISTRY: dict[str, type] = {}

@@ -63,8 +63,10 @@ ABLATIONS = {
 # Method comparison: the printed rows vadlib runs (label, host, Variant), on both datasets.
 C3 = ComparisonSpec("C.3", (
     ("Liu et al. [35]", "ffp", BASELINE), ("Liu et al. [35] + SSPCAB", "ffp", Variant("sspcab")),
-    ("Park et al. [21]", "mnad", BASELINE), ("Park et al. [21] + SSPCAB", "mnad", Variant("sspcab"))),
-    dataset_columns("avenue", "shanghaitech"))
+    ("Park et al. [21]", "mnad", BASELINE), ("Park et al. [21] + SSPCAB", "mnad", Variant("sspcab")),
+    ("Liu et al. [17]", "hf2vad", BASELINE), ("Liu et al. [17] + SSPCAB", "hf2vad", Variant("sspcab")),
+    ("Georgescu et al. [12]", "georgescu", BASELINE), ("Georgescu et al. [12] + SSPCAB", "georgescu", Variant("sspcab"))),
+    dataset_columns("avenue", "shanghaitech"), limited_hosts=("hf2vad", "georgescu"))
 
 
 def ablation_table(settings, table_id: str) -> pd.DataFrame:
@@ -78,7 +80,7 @@ def table_c2(settings) -> pd.DataFrame:
 
 
 def comparison_table(settings, table_id: str = "C.3") -> pd.DataFrame:
-    """Reproduced rows of Table C.3 (in %): FFP and MNAD ± SSPCAB."""
+    """Reproduced rows of Table C.3 (in %): FFP, MNAD, HF2-VAD and Georgescu et al. ± SSPCAB."""
     if table_id != C3.table_id:
         raise KeyError(f"Paper C has one comparison table, C.3; got {table_id!r}")
     return video_ad.comparison_table(settings, C3)

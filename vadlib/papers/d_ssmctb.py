@@ -143,19 +143,29 @@ D6_ROWS = (("Park et al. [44]", "mnad", BASELINE), ("Park et al. [44] + SSPCAB",
            ("Park et al. [44] + SSMCTB (Ours)", "mnad", Variant("ssmctb")))
 
 
+#: where the block goes in a host whose papers' placement is not the penultimate conv ("late"):
+#: MAE's "before the first transformer block" (T L2596)
+POSITION = {"mae": "before_first_block"}
+
+
 def _d5_rows() -> tuple[tuple[str, str, Variant], ...]:
-    """D.5 prints Liu et al. [42] (FFP) and Park et al. [44] (MNAD) with + SSPCAB and + SSMCTB
-    rows; their exact labels are read from the transcription."""
+    """D.5 prints Liu et al. [42] (FFP), He et al. [60] (MAE), Park et al. [44] (MNAD), Liu et al.
+    [59] (HF2-VAD) and Georgescu et al. [58] with + SSPCAB and + SSMCTB rows, and Bărbălău et al.
+    [55] (SSMTL++) with + 3D SSMCTB; their exact labels are read from the transcription."""
     labels = list(reported.load_table("D.5").Method)
     rows = []
-    for host, stem in (("ffp", "Liu et al. [42]"), ("mnad", "Park et al. [44]")):
+    for host, stem in (("ffp", "Liu et al. [42]"), ("mae", "He et al. [60]"), ("mnad", "Park et al. [44]"),
+                       ("hf2vad", "Liu et al. [59]"), ("georgescu", "Georgescu et al. [58]"),
+                       ("ssmtl", "Bărbălău et al. [55]")):
         for label in labels:
             if label == stem:
                 rows.append((label, host, BASELINE))
             elif label.startswith(stem + " + SSPCAB"):
-                rows.append((label, host, Variant("sspcab")))
+                rows.append((label, host, Variant("sspcab", position=POSITION.get(host, "late"))))
             elif label.startswith(stem + " + SSMCTB"):
-                rows.append((label, host, Variant("ssmctb")))
+                rows.append((label, host, Variant("ssmctb", position=POSITION.get(host, "late"))))
+            elif label.startswith(stem + " + 3D SSMCTB"):  # the run takes a block's 3D form at a 3D conv
+                rows.append((label, host, Variant("ssmctb", position=POSITION.get(host, "late"))))
     return tuple(rows)
 
 
@@ -164,7 +174,8 @@ def comparison_spec(table_id: str) -> ComparisonSpec:
     if table_id not in COMPARISON_DATASETS:
         raise KeyError(f"Paper D's comparison tables are {', '.join(COMPARISON_DATASETS)}; got {table_id!r}")
     rows = _d5_rows() if table_id == "D.5" else D6_ROWS
-    return ComparisonSpec(table_id, rows, dataset_columns(*COMPARISON_DATASETS[table_id]))
+    return ComparisonSpec(table_id, rows, dataset_columns(*COMPARISON_DATASETS[table_id]),
+                          limited_hosts=("mae", "hf2vad", "georgescu", "ssmtl"))
 
 
 def comparison_table(settings, table_id: str) -> pd.DataFrame:
@@ -179,7 +190,10 @@ def macro_policies(settings, table_id: str) -> pd.DataFrame:
 
 
 CHAPTER5_LABELS = {"Liu et al. [42]": "Liu et al. [16]", "Park et al. [44]": "Park et al. [19]",
-                   " + SSPCAB [54]": " + SSPCAB [24]", " + SSMCTB (Ours)": " + SSMCTB [69]"}
+                   "He et al. [60]": "He et al. [103]", "Liu et al. [59]": "Liu et al. [64]",
+                   "Georgescu et al. [58]": "Georgescu et al. [65]", "Bărbălău et al. [55]": "Bărbălău et al. [79]",
+                   " + SSPCAB [54]": " + SSPCAB [24]", " + SSMCTB (Ours)": " + SSMCTB [69]",
+                   " + 3D SSMCTB (Ours)": " + 3D SSMCTB [69]"}
 
 
 def chapter5_labels(frame: pd.DataFrame) -> pd.DataFrame:

@@ -48,10 +48,10 @@ def dataset_columns(*datasets: str) -> tuple[tuple[str, str], ...]:
 def timing_row(speeds: pd.DataFrame, method: str, columns: dict[str, str],
                expansion: tuple[str, str] | None = None) -> pd.DataFrame:
     """One row of Table C.6 / D.7 from :func:`vadlib.runs.video_ad.speed`: printed column ->
-    variant label (test ms per frame), plus optionally (printed column, variant) for the
+    variant label (test ms per example: a frame, or an object for an object-centric host), plus optionally (printed column, variant) for the
     relative expansion."""
     by_variant = speeds.set_index("Variant")
-    row = {"Method": method, **{column: by_variant.loc[label, "test ms per frame"] for column, label in columns.items()}}
+    row = {"Method": method, **{column: by_variant.loc[label, "test ms per example"] for column, label in columns.items()}}
     if expansion:
         row[expansion[0]] = by_variant.loc[expansion[1], "test relative expansion (%)"]
     return pd.DataFrame([row])

@@ -62,6 +62,10 @@ UNITS: Mapping[str, tuple[str, ...]] = {
     "host:plain_ae": VIDEO_HOSTS + ("vadlib.models.plain_ae",),
     "host:ffp": VIDEO_HOSTS + ("vadlib.models.ffp",),
     "host:mnad": VIDEO_HOSTS + ("vadlib.models.mnad",),
+    "host:mae": VIDEO_HOSTS + ("vadlib.models.mae_vad", "vadlib.models.mae"),
+    "host:georgescu": OBJECT_HOSTS + ("vadlib.models.georgescu",),
+    "host:hf2vad": OBJECT_HOSTS + ("vadlib.models.hf2vad", "vadlib.models.ffp"),
+    "host:ssmtl": OBJECT_HOSTS + ("vadlib.models.ssmtl",),
     "host:object_ae": OBJECT_HOSTS + ("vadlib.models.object_ae",),
     # detection, object cubes and flow of the object hosts (RAFT's loader is FFP's)
     "pipeline:objects": ("vadlib.models.object_pipeline", "vadlib.models.ffp"),

@@ -39,7 +39,7 @@ import torch
 from vadlib import metrics, reported
 from vadlib.data import DatasetError, DataSource, avenue, shanghaitech, synthetic, thermal, vad_tracks
 from vadlib.data import video as video_io
-from vadlib.models.blocks import block_loss, default_options, make_block, replace_layer
+from vadlib.models.blocks import block_loss, default_options, make_block, place_block
 from vadlib.models.registry import HostContext, create_host, host_class
 from vadlib.models.schedule import Schedule
 from vadlib.models.video_hosts import VideoHost
@@ -117,8 +117,7 @@ class VideoAnomalyRun(Experiment):
             for i, site in enumerate(sites):
                 # a tuple value gives one value per site, in the position's order (D.8's "all" row)
                 options = {k: (v[i] if isinstance(v, tuple) else v) for k, v in self.block_options}
-                layer = host.get_submodule(site)
-                replace_layer(host, site, make_block(self.block, layer.out_channels, **options))
+                place_block(host, site, lambda channels: make_block(self.block, channels, **options))
         return host
 
     def clips(self, root, split: str, window: int, step: int = 1):
@@ -493,12 +492,30 @@ class ComparisonSpec:
     table_id: str
     rows: tuple[tuple[str, str, Variant], ...]  # (printed label, host, variant)
     datasets: tuple[tuple[str, str], ...]  # (dataset, prefix of its printed columns, e.g. "Avenue ")
+    #: hosts run on the first dataset only under a profile that limits its ablations (smoke): the
+    #: object-centric and ViT hosts, slow on a CPU, are checked there on one dataset
+    limited_hosts: tuple[str, ...] = ()
+
+    def datasets_of(self, settings, host: str) -> tuple[tuple[str, str], ...]:
+        """The (dataset, prefix) pairs ``host``'s rows run on under ``settings``."""
+        if settings.ablation_limit is not None and host in self.limited_hosts:
+            return self.datasets[:1]
+        return self.datasets
 
 
 def comparison_runs(settings, spec: ComparisonSpec) -> list[VideoAnomalyRun]:
     """The distinct runs of ``spec``: each row on each dataset, in printed order."""
-    return list(dict.fromkeys(run_config(settings, host, dataset, variant)
-                              for _, host, variant in spec.rows for dataset, _ in spec.datasets))
+    return list(dict.fromkeys(row_run(settings, host, dataset, variant)
+                              for _, host, variant in spec.rows for dataset, _ in spec.datasets_of(settings, host)))
+
+
+def row_run(settings, host: str, dataset: str, variant: Variant = BASELINE):
+    """The run of one table row: a frame-level host's :class:`VideoAnomalyRun`, an object-centric
+    host's :class:`vadlib.runs.object_vad.ObjectVideoRun` (same result keys)."""
+    if host_class(host).kind == "object":
+        from vadlib.runs import object_vad  # it builds on this module
+        return object_vad.run_config(settings, host, dataset, variant)
+    return run_config(settings, host, dataset, variant)
 
 
 def comparison_table(settings, spec: ComparisonSpec) -> pd.DataFrame:
@@ -511,8 +528,8 @@ def comparison_table(settings, spec: ComparisonSpec) -> pd.DataFrame:
     rows = []
     for label, host, variant in spec.rows:
         row = {"Method": label}
-        for dataset, prefix in spec.datasets:
-            result = results[run_config(settings, host, dataset, variant)]
+        for dataset, prefix in spec.datasets_of(settings, host):
+            result = results[row_run(settings, host, dataset, variant)]
             for column, key in (("AUC Micro", "auc_micro"), ("AUC Macro", "auc_macro"), ("RBDC", "rbdc"),
                                 ("TBDC", "tbdc")):
                 name = prefix + column
@@ -530,8 +547,8 @@ def macro_policies(settings, spec: ComparisonSpec) -> pd.DataFrame:
     results = dict(zip(runs, run_experiments(runs)))
     rows = []
     for label, host, variant in spec.rows:
-        for dataset, prefix in spec.datasets:
-            result = results[run_config(settings, host, dataset, variant)]
+        for dataset, prefix in spec.datasets_of(settings, host):
+            result = results[row_run(settings, host, dataset, variant)]
             rows.append({"Method": label, "Column": prefix + "AUC Macro", "reproduced": _percent(result["auc_macro"]),
                          "single-class policy": result["macro_policy"], "videos averaged": result["macro_videos"],
                          "test videos": len(result["frame_scores"])})
@@ -571,44 +588,68 @@ def speed(model_size: str, device: str, host: str, variants: dict[str, Variant],
           repeats: int = 5, dataset: str = "avenue") -> pd.DataFrame:
     """Training and test speed of ``host`` with each block variant at ``model_size``, on ``device``.
 
-    Per variant: ms per training clip (host loss + λ · block loss, backward, Adam step) and ms per
-    test frame (``frame_evidence``), both timed in alternation across the variants
-    (:mod:`vadlib.runs.timing`) on random clips at the model size's frame size; clips/s, frames/s
-    and the relative expansion over the variant without a block follow. Table C.6 / D.7 report the
-    test side, per example, on an RTX 3090.
+    Per variant: ms per training example (host loss + λ · block loss, backward, Adam step) and ms
+    per test example, both timed in alternation across the variants (:mod:`vadlib.runs.timing`) on
+    random inputs at the model size. An example is a clip scored for its last frame
+    (``frame_evidence``) for a frame-level host, and one detected object
+    (``object_scores``) for an object-centric host, whose frame costs its objects' times (plus
+    detection and flow, not timed here). Relative expansions over the variant without a block
+    follow. Table C.6 / D.7 report the test side, per example, on an RTX 3090.
     """
+    kind = host_class(host).kind
     built, steps, tests = {}, {}, {}
     for label, variant in variants.items():
-        config = variant_run(host, dataset, variant, frame_size=FRAME_SIZE[model_size],
-                             budget=Budget(model_size=model_size), device=device)
-        model = config.build_host().to(device)
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
-        built[label] = model
+        if kind == "object":
+            from vadlib.runs import object_vad  # it builds on this module
+            config = object_vad.variant_run(host, dataset, variant, budget=Budget(model_size=model_size), device=device)
+        else:
+            config = variant_run(host, dataset, variant, frame_size=FRAME_SIZE[model_size],
+                                 budget=Budget(model_size=model_size), device=device)
+        built[label] = config.build_host().to(device)
+    model = next(iter(built.values()))
+    generator = torch.Generator().manual_seed(0)
+    channels = 1 if dataset == "thermal_rare_event" else 3
+    if kind == "object":
+        side = model.side
+        inputs = torch.rand((batch_size, model.window, channels, side, side), generator=generator).to(device)
+        flow = torch.randn((batch_size, model.window - 1, 2, side, side), generator=generator).to(device)
+        boxes = torch.tensor([[0.0, 0.0, side - 1.0, side - 1.0]] * batch_size, device=device)
 
-        def step(clips, model=model, optimizer=optimizer, weight=model.block_weight if variant.block else 0.0):
-            loss, _ = model.training_loss(clips)
+        def as_batch(x, model):
+            return {"appearance": x, "boxes": boxes, **({"flow": flow} if model.needs_flow else {})}
+    else:
+        size = FRAME_SIZE[model_size]
+        inputs = torch.rand((batch_size, model.window, channels, size, size), generator=generator).to(device)
+
+        def as_batch(x, model):
+            return x
+    for label, variant in variants.items():
+        model = built[label]
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-5)
+        if kind == "object":
+            model.calibrate([as_batch(inputs, model)])
+
+        def step(x, model=model, optimizer=optimizer, weight=model.block_weight if variant.block else 0.0):
+            loss, _ = model.training_loss(as_batch(x, model))
             optimizer.zero_grad()
             (loss + weight * block_loss(model)).backward()
             optimizer.step()
 
         steps[label] = step
-        tests[label] = lambda clips, model=model: model.frame_evidence(clips)
-    model = next(iter(built.values()))
-    channels = 1 if dataset == "thermal_rare_event" else 3
-    size = FRAME_SIZE[model_size]
-    clips = torch.rand((batch_size, model.window, channels, size, size),
-                       generator=torch.Generator().manual_seed(0)).to(device)
+        tests[label] = (lambda x, model=model: model.object_scores(as_batch(x, model))) if kind == "object" \
+            else (lambda x, model=model: model.frame_evidence(x))
     for model in built.values():
         model.train()
-    train_ms = timing.ms_per_example_round_robin(steps, clips, repeats=repeats, grad=True)
+    train_ms = timing.ms_per_example_round_robin(steps, inputs, repeats=repeats, grad=True)
     for model in built.values():
         model.eval()
-    test_ms = timing.ms_per_example_round_robin(tests, clips, repeats=repeats)
+    test_ms = timing.ms_per_example_round_robin(tests, inputs, repeats=repeats)
     base = next((label for label, v in variants.items() if v.block is None), None)
+    unit = "object" if kind == "object" else "frame"
     return pd.DataFrame([{
-        "Host": host_class(host, kind="video").label, "Variant": label, "train ms per clip": train_ms[label],
-        "train clips/s": 1000 / train_ms[label], "test ms per frame": test_ms[label],
-        "test frames/s": 1000 / test_ms[label],
+        "Host": host_class(host).label, "Variant": label, "train ms per example": train_ms[label],
+        "train examples/s": 1000 / train_ms[label], "test ms per example": test_ms[label],
+        "test examples/s": 1000 / test_ms[label], "example": unit,
         "test relative expansion (%)": None if base is None or label == base
         else timing.relative_expansion(test_ms[label], test_ms[base])} for label in variants])
 
@@ -616,7 +657,7 @@ def speed(model_size: str, device: str, host: str, variants: dict[str, Variant],
 def measured_speed(settings, host: str, variants: dict[str, Variant]) -> pd.DataFrame:
     """:func:`speed` at the profile's model size on its device, measured once and cached
     (measurement ``video_speed`` of :mod:`vadlib.runs.timing`), so reruns reproduce the same tables."""
-    return timing.measured("video_speed", units=("blocks", f"host:{host}"), model_size=settings.model_size,
+    return timing.measured("video_speed", units=("blocks", "run:video_ad", f"host:{host}"), model_size=settings.model_size,
                            device=resolve_device(settings.device), host=host,
                            variants={label: [v.block, v.position, [list(o) for o in v.options]]
                                      for label, v in variants.items()})
