@@ -172,7 +172,9 @@ display(nb.table("E.2", reproduced=e_trajectories.table_e2(nb.settings)))
 # (the paper's protocol), the fusion fitted on the other test videos only (cross-validation over
 # videos: a video's frames are scored by weights that never saw its labels), the best AUC any
 # mixing weight reaches (AUC depends only on α/β, so this bounds every fit), and α, β. Macro AUC
-# averages per-video AUCs (single-class videos padded as in Papers C/D).
+# averages per-video AUCs (single-class videos padded as in Papers C/D). Where the dataset has
+# track annotations, RBDC/TBDC of the temporal branch: each tracked person's box is a region,
+# scored by the error of the person's windows whose predicted steps span the frame.
 
 # %%
 protocols = e_trajectories.fusion_protocols(nb.settings)

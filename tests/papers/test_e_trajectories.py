@@ -58,3 +58,31 @@ def test_auc_of_a_normalcy_score_is_that_of_its_negation_as_anomaly_score():
     normal_first = np.array([0.9, 0.8, 0.1, 0.2, 0.7, 0.3, 0.6, 0.4])
     assert e_trajectories.auc(normal_first, frames) == 100.0
     assert e_trajectories.auc(1 - normal_first, frames) == 0.0
+
+
+def test_regions_scored_by_the_truth_beat_regions_scored_by_an_inverted_truth(monkeypatch):
+    """RBDC/TBDC of the temporal branch's regions: windows scored 1 for the twin's anomalous people
+    and 0 for the others detect more anomalous regions per false positive than the reverse."""
+    from vadlib.data.synthetic import video_anomaly
+    from vadlib.runs import trajectories
+
+    settings = profiles.resolve("smoke")
+    run = e_trajectories.temporal_run(settings, "avenue")
+    windows = trajectories.load_windows(run)
+    tracks = trajectories.load_tracks(run)
+    abnormal_ids = set()
+    for video, rows in tracks.groupby("video"):
+        people = video_anomaly.people("avenue", "smoke", 0, "test", video)
+        truth = rows.merge(people, on=["frame"], suffixes=("", "_p"))
+        near = (truth.bb_left - truth.bb_left_p).abs() + (truth.bb_top - truth.bb_top_p).abs() < 4
+        abnormal_ids |= {(video, i) for i in truth[near & truth.abnormal].id}
+    truth_scores = np.array([float((v, i) in abnormal_ids) for v, i in zip(windows.video, windows.id)])
+    assert 0 < truth_scores.sum() < len(truth_scores)
+
+    def scored(values):
+        monkeypatch.setattr(trajectories, "load_windows", lambda config: windows.assign(error=values))
+        return e_trajectories.temporal_regions(settings, "avenue")
+
+    right, wrong = scored(truth_scores), scored(1 - truth_scores)
+    assert right[0] > wrong[0] and right[1] >= wrong[1]
+    assert all(0 <= v <= 100 for v in right + wrong)

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from vadlib import metrics
+from vadlib.data import DatasetError, vad_tracks
 from vadlib.models import late_fusion
 from vadlib.runs import trajectories, video_ad
 from vadlib.runs.experiment import execute
@@ -92,6 +93,34 @@ def branch_scores(settings, name: str, dataset: str) -> pd.DataFrame:
     return joined
 
 
+def temporal_regions(settings, dataset: str) -> tuple[float, float] | None:
+    """RBDC and TBDC (%) of the temporal branch, where the dataset has track annotations
+    (``vad_tracks``): every tracked box of a test frame is a region, scored by the largest error of
+    its person's windows whose predicted steps span that frame (boxes no prediction spans are
+    left out). None without annotations."""
+    run = temporal_run(settings, dataset)
+    try:
+        gt = vad_tracks.tracks(run.data.locate("vad_tracks"), dataset)
+    except DatasetError:
+        return None
+    boxes = trajectories.load_tracks(run)[["video", "frame", "id", "bb_left", "bb_top", "bb_width", "bb_height"]]
+    spans = trajectories.load_windows(run)
+    scored = boxes.merge(spans, on=["video", "id"])
+    scored = scored[(scored.frame >= scored.first_frame) & (scored.frame <= scored.last_frame)]
+    regions = scored.groupby(["video", "frame", "id"], as_index=False).agg(
+        x1=("bb_left", "first"), y1=("bb_top", "first"), width=("bb_width", "first"),
+        height=("bb_height", "first"), score=("error", "max"))
+    pred = pd.DataFrame({"video": regions.video, "frame": regions.frame,
+                         "x1": regions.x1.clip(lower=0).round(), "y1": regions.y1.clip(lower=0).round(),
+                         "x2": (regions.x1 + regions.width - 1).round(), "y2": (regions.y1 + regions.height - 1).round(),
+                         "score": regions.score})
+    pred = pred[(pred.x2 >= pred.x1) & (pred.y2 >= pred.y1)]
+    num_frames = {video: len(s["frames"]) for video, s in execute(run)["frame_errors"].items()}
+    gt = gt[gt.video.astype(str).isin(num_frames)].astype({"video": str})
+    rbdc, tbdc = metrics.rbdc_tbdc(pred, gt, num_frames)
+    return 100 * rbdc, 100 * tbdc
+
+
 def auc(normalcy, frames: pd.DataFrame, average: str = "micro") -> float:
     """Frame AUC (%) of a normalcy score (high = normal) against ``frames``' labels."""
     scores = {v: -np.asarray(normalcy)[g.index] for v, g in frames.groupby("video")}
@@ -142,10 +171,12 @@ def table_e2(settings) -> pd.DataFrame:
 def fusion_protocols(settings) -> pd.DataFrame:
     """Per dataset and spatial branch: micro/macro AUC (%) of the spatial branch, of the fusion
     fitted on the test labels (the paper's protocol) and of the fusion fitted on the other videos
-    (leave one video out: each video's frames scored by weights fitted without them), the AUC of the best mixing weight (an upper bound for any
+    (leave one video out: each video's frames scored by weights fitted without them), the
+    temporal branch's RBDC/TBDC with tracked people as regions (:func:`temporal_regions`), the AUC of the best mixing weight (an upper bound for any
     fit), and the fitted α, β."""
     rows = []
     for dataset in DATASETS:
+        regions = temporal_regions(settings, dataset) or (np.nan, np.nan)
         for name in SPATIAL:
             frames = branch_scores(settings, name, dataset)
             alpha, beta = late_fusion.fit_fusion(frames.spatial, frames.temporal, frames.label)
@@ -158,6 +189,7 @@ def fusion_protocols(settings) -> pd.DataFrame:
             rows.append({"dataset": dataset, "spatial": name,
                          "spatial micro": auc(frames.spatial, frames), "spatial macro": auc(frames.spatial, frames, "macro"),
                          "temporal micro": auc(frames.temporal, frames),
+                         "temporal RBDC": regions[0], "temporal TBDC": regions[1],
                          "fused, fit on test micro": auc(on_test, frames),
                          "fused, fit on test macro": auc(on_test, frames, "macro"),
                          "fused, held out micro": auc(held_out, frames),

@@ -32,7 +32,9 @@ the fusion are :mod:`vadlib.papers.e_trajectories`.
 
 Results: per test video the frame numbers, the frame errors and the frame labels; the number of
 tracks and windows. Files in the run directory: ``tracks.csv`` (every tracked box of the test
-videos, with the person's largest window error) for the figures and the explorer.
+videos, with the person's largest window error) for the figures and the explorer, and
+``windows.csv`` (each scored window of each person: its predicted span and error) for the regions
+of RBDC/TBDC.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ FPS = 25  # Avenue and ShanghaiTech
 #: videos (80 frames) need a shorter step for 16-step windows to fit
 FRAME_STEP = {"real": 10, "synthetic": 2}
 TRACKS_FILE = "tracks.csv"
+WINDOWS_FILE = "windows.csv"
 EMBEDDING_DIM = 128
 
 
@@ -175,10 +178,11 @@ class TrajectoryRun(Experiment):
                         ctx=ctx, device=self.device, description=f"Social GAN {self.dataset}")
         predictor.eval()
         labels = {str(v): g.sort_values("frame") for v, g in self.frames("test").groupby("video")}
-        scored, boxes = {}, []
+        scored, boxes, spans = {}, [], []
         for video, video_windows in self.windows_of(test_tracks).items():
             frames = labels[video]["frame"].to_numpy()
             errors = self.window_errors(predictor, video_windows)
+            spans.append(errors.assign(video=video))
             per_frame = frame_scores(errors, frames)
             scored[video] = {"frames": frames.tolist(), "errors": [None if np.isnan(e) else float(e) for e in per_frame],
                              "labels": labels[video]["label"].astype(int).tolist()}
@@ -187,6 +191,8 @@ class TrajectoryRun(Experiment):
             boxes.append(rows.assign(error=rows["id"].map(worst)))
         tracks = pd.concat(boxes, ignore_index=True) if boxes else pd.DataFrame()
         atomic_write_text(ctx.dir / TRACKS_FILE, tracks.to_csv(index=False, lineterminator="\n"))
+        windows_table = pd.concat(spans, ignore_index=True) if spans else pd.DataFrame()
+        atomic_write_text(ctx.dir / WINDOWS_FILE, windows_table.to_csv(index=False, lineterminator="\n"))
         return {"frame_errors": scored, "train_windows": len(train_windows),
                 "test_windows": int(sum(len(w) for w in self.windows_of(test_tracks).values())),
                 "train_tracks": int(sum(r["id"].nunique() for r in train_tracks.values() if len(r))),
@@ -244,6 +250,12 @@ def load_tracks(config: TrajectoryRun) -> pd.DataFrame:
     """The tracked boxes of ``config``'s test videos (running it first if not cached): MOTChallenge
     rows plus ``video`` and ``error`` (the person's largest window error, NaN if never scored)."""
     return cached_file(config, TRACKS_FILE, lambda path: pd.read_csv(path, dtype={"video": str}))
+
+
+def load_windows(config: TrajectoryRun) -> pd.DataFrame:
+    """One row per scored (test window, person) of ``config``: ``video, id, first_frame,
+    last_frame`` (the predicted steps' span) and ``error`` (ADE + FDE)."""
+    return cached_file(config, WINDOWS_FILE, lambda path: pd.read_csv(path, dtype={"video": str}))
 
 
 def run_config(settings, dataset: str, tracker: TrackerRun | None = None) -> TrajectoryRun:
