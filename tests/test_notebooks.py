@@ -1,6 +1,7 @@
 """The notebooks: paired with their scripts, stripped, and executed by nbval on default parameters,
 writing every table and figure their catalog entry declares."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -53,8 +54,8 @@ def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path, sm
 
 
 def test_declared_outputs_check_after_nbval_names_what_the_notebook_did_not_write():
-    # what the nbval test checks after executing, on an index written here: notebook 05's tables
-    entry = notebook_by_id("05")
+    # what the nbval test checks after executing, on an index written here: notebook 05's printed tables
+    entry = dataclasses.replace(notebook_by_id("05"), tables=("E.1", "5.5", "E.2"), figures=())
     artifacts.set_provenance(entry.stem, "smoke", {})
     for table_id in entry.tables[:-1]:
         artifacts.save_table(table_id)

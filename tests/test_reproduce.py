@@ -51,12 +51,15 @@ def test_dry_run_prints_the_plan_and_checks_each_model_once():
     assert rows["01_A_attention_tracker"] == ["9", "5", "5"]
     # C.2 on two classes: DRAEM ± SSPCAB and five CutPaste seeds ± SSPCAB = 24 runs, 4 models;
     # video (ablation_limit 4): C.1 4 + C.4 3 new + C.5 1 new + C.3 FFP/MNAD ± SSPCAB × 2 sets 8
-    # = 16 runs; models: plain AE none/late/early/middle, FFP ± block × (Avenue's own λ_int or
-    # not), MNAD ± block = 10
-    assert rows["03_C_sspcab"] == ["40", "14", "14"]
+    # = 16 runs, + HF2-VAD and Georgescu et al. ± SSPCAB on Avenue only under smoke = 20 runs;
+    # models: plain AE none/late/early/middle, FFP ± block × (Avenue's own λ_int or not), MNAD ±
+    # block, HF2-VAD ± block, Georgescu ± block = 14
+    assert rows["03_C_sspcab"] == ["44", "18", "18"]
     # D.3/D.4: DRAEM and NSA × 3 on two classes + 8 BraTS = 20 runs, 12 models (DRAEM ± SSPCAB
-    # checked for 03); video: the ablations' and comparisons' distinct runs, 7 new models
-    assert rows["04_D_ssmctb"] == ["50", "19", "19"]
+    # checked for 03); video: the ablations' and comparisons' distinct runs, 7 new models; D.5's
+    # MAE ± two blocks, HF2-VAD and Georgescu + SSMCTB, SSMTL++ ± 3D SSMCTB on Avenue: 11 more runs,
+    # 7 new models (the rest are 03's)
+    assert rows["04_D_ssmctb"] == ["61", "26", "26"]
 
 
 def _toy_notebook(directory, stem, failing, tables=None):

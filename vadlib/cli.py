@@ -1,4 +1,5 @@
-"""The ``vadlib`` command: ``vadlib reproduce``, ``vadlib tables``, ``vadlib data``, ``vadlib runs``."""
+"""The ``vadlib`` command: ``vadlib reproduce``, ``vadlib report``, ``vadlib tables``, ``vadlib data``,
+``vadlib runs``."""
 
 from __future__ import annotations
 
@@ -68,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--force", action="store_true", help="execute even notebooks that are up to date")
     rep.add_argument("--dry-run", action="store_true",
                      help="build every planned run and take one training and one evaluation step; print the plan")
+    commands.add_parser("report", help="write figures/index.html: every table and figure, reported beside reproduced")
     tables = commands.add_parser("tables", help="list the thesis's reported tables")
     tables.add_argument("--paper", choices=list("ABCDEF"), type=str.upper)
     _add_data_commands(commands)
@@ -184,9 +186,25 @@ def _data_command(args) -> int:
     return 0
 
 
+def _write_report() -> None:
+    """The web report at the end of ``reproduce``: a failure here is one warning, never a failed run."""
+    try:
+        from vadlib import report
+        print(f"report: {report.build()}")
+    except Exception as error:  # noqa: BLE001 - the artifacts are written; the report is a view of them
+        print(f"warning: report not written: {type(error).__name__}: {_one_line(error)}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "report":
+        from vadlib import report
+        try:
+            print(report.build())
+        except Exception as error:  # noqa: BLE001 - one line, as for every other command
+            parser.exit(1, f"vadlib: error: report: {type(error).__name__}: {_one_line(error)}\n")
+        return 0
     if args.command == "tables":
         from vadlib import reported
         for table_id in reported.table_ids(args.paper):
@@ -216,6 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(reproduce.summary(outcomes))
     if any(o.error == "interrupted" for o in outcomes):
         return 130
+    _write_report()
     return 1 if any(o.status == "failed" for o in outcomes) else 0
 
 

@@ -16,7 +16,7 @@ from vadlib.runs import code, experiment
 #: modules that decide no number of any run: the companion's face, data management, plots
 NOT_RESULTS = {
     "vadlib", "vadlib.artifacts", "vadlib.catalog", "vadlib.cli", "vadlib.notebook", "vadlib.paths",
-    "vadlib.plots", "vadlib.profiles", "vadlib.reproduce", "vadlib.reported",
+    "vadlib.plots", "vadlib.profiles", "vadlib.report", "vadlib.reproduce", "vadlib.reported",
     "vadlib.runs", "vadlib.runs.code", "vadlib.runs.experiment", "vadlib.data", "vadlib.data.data_commands",
     "vadlib.data.download", "vadlib.data.errors", "vadlib.data.integrity", "vadlib.data.manifests",
     "vadlib.data.preview", "vadlib.data.status", "vadlib.data.synthetic", "vadlib.metrics", "vadlib.models",
