@@ -108,6 +108,7 @@ def test_an_interrupted_reproduce_resumes_where_it_stopped(toy_catalog):
     assert [o.status for o in changed] == ["ok", "ok"]  # new parameters: nothing is up to date
 
 
+@pytest.mark.xdist_group("smoke-notebooks")
 def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monkeypatch, smoke_cache):
     """Two runs, the second with a cold run cache (the first reuses what the nbval tests computed,
     or computes it): every file under figures/tables/ is byte-identical; measured timings are

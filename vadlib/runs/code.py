@@ -44,7 +44,7 @@ DATA_FILES = ("vadlib.data.files",)
 #: class belongs to every host built on it).
 UNITS: Mapping[str, tuple[str, ...]] = {
     # how one experiment runs
-    "train": ("vadlib.runs.train",),
+    "train": ("vadlib.runs.train", "vadlib.runs.distributed"),
     "run:image_ad": ("vadlib.runs.image_ad",),
     "run:video_ad": ("vadlib.runs.video_ad",),
     "run:object_vad": ("vadlib.runs.object_vad",),

@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from vadlib import paths
 from vadlib.artifacts import atomic_write, atomic_write_text
-from vadlib.runs import code
+from vadlib.runs import code, distributed
 from vadlib.runs.train import scaled_steps
 
 log = logging.getLogger(__name__)
@@ -154,6 +154,23 @@ class RunContext:
             return None
 
 
+class FollowerContext(RunContext):
+    """A run as a non-main rank of a torchrun job sees it: it resumes from rank 0's checkpoint in
+    the run directory, saves none, and writes its files to a scratch directory that is discarded
+    (rank 0 writes the run's files and results)."""
+
+    def __init__(self, directory: Path, config: Experiment, scratch: Path):
+        super().__init__(scratch, config)
+        self.shared = directory
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.shared / "checkpoint.pt"
+
+    def save_checkpoint(self, state: Mapping[str, Any]) -> None:
+        return None
+
+
 def run_dir(config: Experiment, root: Path | None = None) -> Path:
     return (root or paths.runs_dir()) / config_hash(config)
 
@@ -224,10 +241,17 @@ def cached_results(config: Experiment, root: Path | None = None) -> dict[str, An
 
 
 def execute(config: Experiment, root: Path | None = None) -> dict[str, Any]:
-    """Results of ``config``: from the cache if finished, else run (resuming from a checkpoint)."""
+    """Results of ``config``: from the cache if finished, else run (resuming from a checkpoint).
+
+    Under torchrun every rank calls this; rank 0 locks, runs and stores the run, the other ranks
+    run alongside it (the training loop's collectives keep them in step) in a
+    :class:`FollowerContext` and return their own copy of the results."""
     results = cached_results(config, root)
     if results is not None:
         return results
+    if distributed.is_distributed() and not distributed.is_main():
+        with tempfile.TemporaryDirectory(prefix="vadlib-rank-") as scratch:
+            return config.run(FollowerContext(run_dir(config, root), config, Path(scratch)))
     directory = run_dir(config, root)
     directory.mkdir(parents=True, exist_ok=True)
     with open(directory / ".lock", "w") as lock:

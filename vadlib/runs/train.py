@@ -3,8 +3,14 @@
 ``train`` takes a model, a function computing the host's loss on a batch, an endless supply of
 batches and the host's :class:`~vadlib.models.schedule.Schedule`. Each step adds the self-supervised
 losses of any SSPCAB/SSMCTB blocks in the model, weighted by the papers' λ; the learning rate follows
-the schedule's milestones; mixed precision is used on CUDA; the state is checkpointed through the
-experiment's :class:`~vadlib.runs.experiment.RunContext`, so an interrupted run resumes where it stopped.
+the schedule's milestones; mixed precision is used on CUDA (bf16 where the GPU supports it, else
+float16 with a gradient scaler); the state is checkpointed through the experiment's
+:class:`~vadlib.runs.experiment.RunContext`, so an interrupted run resumes where it stopped.
+
+Under ``torchrun`` the same loop trains data-parallel (DDP): each rank takes its slice of every
+batch, gradients are averaged over the ranks, and only rank 0 checkpoints and shows progress. The
+seed semantics are those of :mod:`vadlib.runs.distributed`; a single process computes exactly
+what it computed before.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from tqdm.auto import tqdm
 
 from vadlib.models.blocks import block_loss
 from vadlib.models.schedule import Schedule
+from vadlib.runs import distributed
 
 LossFn = Callable[[Any], tuple[torch.Tensor, dict[str, float]]]
 
@@ -65,11 +72,21 @@ def scaled_steps(epochs: int, steps_per_epoch: int, epoch_fraction: float, max_s
 
 def data_loader(dataset, batch_size: int, shuffle: bool = False, seed: int = 0, collate_fn=None):
     """The DataLoader of every run: a seeded shuffle when training (the same order on every rerun
-    and resume) dropping the last incomplete batch, the dataset's order otherwise."""
+    and resume) dropping the last incomplete batch, the dataset's order otherwise.
+
+    Under torchrun a training loader gives each rank its slice of every batch of the
+    single-process order, ``batch_size`` being the global batch (see :mod:`vadlib.runs.distributed`);
+    an evaluation loader (``shuffle=False``) gives every rank the whole dataset."""
     generator = torch.Generator().manual_seed(seed)
+    drop_last = shuffle and len(dataset) >= batch_size
+    if shuffle and distributed.is_distributed():
+        # the sampler and batches DataLoader(shuffle=True) builds, then this rank's part of each batch
+        batches = torch.utils.data.BatchSampler(torch.utils.data.RandomSampler(dataset, generator=generator),
+                                                batch_size, drop_last)
+        return torch.utils.data.DataLoader(dataset, batch_sampler=distributed.shard_batches(batches),
+                                           collate_fn=collate_fn, generator=generator)
     return torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, collate_fn=collate_fn,
-                                       generator=generator if shuffle else None,
-                                       drop_last=shuffle and len(dataset) >= batch_size)
+                                       generator=generator if shuffle else None, drop_last=drop_last)
 
 
 def endless(loader: Iterable) -> Iterator:
@@ -83,6 +100,30 @@ def endless(loader: Iterable) -> Iterator:
             raise ValueError("the training data are empty")
 
 
+def autocast_dtype(device: str) -> torch.dtype | None:
+    """The mixed-precision type of training on ``device``: bfloat16 on a CUDA GPU that supports it,
+    float16 (with a gradient scaler) on an older one, none on the CPU."""
+    if not device.startswith("cuda"):
+        return None
+    # bf16 in hardware (Ampere on); emulated bf16 on an older GPU would be slower than float16
+    return torch.bfloat16 if torch.cuda.is_bf16_supported(including_emulation=False) else torch.float16
+
+
+class _Step(nn.Module):
+    """The loss of one step as the forward pass of a module holding the model: DDP averages the
+    gradients of forward passes through its wrapper only, and a host's loss calls its own methods
+    (``host.training_loss``), not ``forward``."""
+
+    def __init__(self, model: nn.Module, loss_fn: LossFn, block_weight: float):
+        super().__init__()
+        self.model, self.loss_fn, self.block_weight = model, loss_fn, block_weight
+
+    def forward(self, batch):
+        loss, logs = self.loss_fn(batch)
+        blocks = block_loss(self.model) if self.block_weight else torch.zeros((), device=loss.device)
+        return loss + self.block_weight * blocks, loss, blocks, logs
+
+
 def train(model: nn.Module, loss_fn: LossFn, batches: Iterator, *, schedule: Schedule,
           total_steps: int, block_weight: float = 0.0, ctx=None, device: str = "cpu",
           checkpoint_every: int = 200, progress: bool = True, description: str = "train",
@@ -93,11 +134,18 @@ def train(model: nn.Module, loss_fn: LossFn, batches: Iterator, *, schedule: Sch
     of that forward pass (Eq. C.3 of Paper C: L = L_host + λ·L_block). ``on_step(step, logs)``
     runs after each step (e.g. an evaluation every few steps); a dict it returns joins that step's
     log.
+
+    Under torchrun every rank calls ``train`` with its own loader (``data_loader`` gives it its
+    slice of each batch); all ranks resume from the checkpoint, rank 0 alone writes it and shows
+    progress, and each step's logged losses are averaged over the ranks (``logs`` from
+    ``loss_fn`` and ``on_step`` stay the rank's own).
     """
+    distributed.init_process_group_if_needed(device)
+    device = distributed.device_for(device)
     model.to(device).train()
     optimizer, scheduler = make_optimizer(model, schedule, total_steps)
-    use_amp = device.startswith("cuda")
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
+    amp_dtype = autocast_dtype(device)
+    scaler = torch.amp.GradScaler("cuda", enabled=amp_dtype == torch.float16)  # bf16 needs no scaling
     history: list[dict] = []
     start = 0
     state = ctx.load_checkpoint() if ctx is not None else None
@@ -112,26 +160,29 @@ def train(model: nn.Module, loss_fn: LossFn, batches: Iterator, *, schedule: Sch
         torch.set_rng_state(state["rng"]["torch"])
         if state["rng"]["cuda"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["rng"]["cuda"])
-    for step in tqdm(range(start, total_steps), desc=description, disable=not progress,
+    # DDP starts every rank from rank 0's weights, and averages the gradients of each backward
+    # (some hosts leave a parameter out of a step's loss, hence find_unused_parameters)
+    step_loss = distributed.wrap(_Step(model, loss_fn, block_weight), device, find_unused_parameters=True)
+    for step in tqdm(range(start, total_steps), desc=description, disable=not progress or not distributed.is_main(),
                      initial=start, total=total_steps, leave=False):
         batch = next(batches)
-        with torch.autocast(device_type="cuda", dtype=torch.float16, enabled=use_amp):
-            loss, logs = loss_fn(batch)
-            blocks = block_loss(model) if block_weight else torch.zeros((), device=loss.device)
-            total = loss + block_weight * blocks
-        if not torch.isfinite(total):
+        with torch.autocast(device_type="cuda", dtype=amp_dtype or torch.float16, enabled=amp_dtype is not None):
+            total, loss, blocks, logs = step_loss(batch)
+        # one all-reduce: every rank sees the same values, so a non-finite loss stops all of them
+        total_value, loss_value, blocks_value = distributed.mean_over_ranks([total, loss, blocks])
+        if not math.isfinite(total_value):
             raise FloatingPointError(f"non-finite loss at step {step}: {logs}")
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(total).backward()
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
-        record = {"step": step, "loss": float(total.detach()), "host_loss": float(loss.detach()),
-                  "block_loss": float(blocks.detach()), **logs}
+        record = {"step": step, "loss": total_value, "host_loss": loss_value, "block_loss": blocks_value, **logs}
         if on_step is not None:
             record.update(on_step(step, record) or {})
         history.append(record)
-        if ctx is not None and (step + 1) % checkpoint_every == 0 and step + 1 < total_steps:
+        if (ctx is not None and distributed.is_main() and (step + 1) % checkpoint_every == 0
+                and step + 1 < total_steps):
             ctx.save_checkpoint({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                                  "scheduler": scheduler.state_dict(), "history": history,
                                  "step": step + 1, "rng": _rng_state()})
