@@ -47,9 +47,9 @@ from typing import ClassVar, Iterable
 import torch
 from torch import nn
 
-from vadlib.models.blocks import block_family
 from vadlib.models.registry import HostContext
 from vadlib.models.schedule import Schedule
+from vadlib.models.video_hosts import VideoHost
 
 __all__ = ["ObjectHost", "HostContext", "Schedule", "BATCH_KEYS"]
 
@@ -98,24 +98,10 @@ class ObjectHost(nn.Module):
         """S, the crop side of this host's size."""
         return self.crop_size[self.size]
 
-    @property
-    def block_sites(self) -> tuple[str, ...]:
-        return self.block_positions[self.default_position]
-
-    def block_sites_for(self, block: str) -> tuple[str, ...]:
-        """The layers a block of kind ``block`` replaces at the default placement."""
-        block_family(block)
-        return self.block_sites
-
-    def sites_for(self, position: str) -> tuple[str, ...]:
-        """Layer paths of a placement; combinations join names with '+' ("early+late")."""
-        sites: list[str] = []
-        for name in position.split("+"):
-            if name not in self.block_positions:
-                raise ValueError(f"unknown block position {name!r} for {type(self).__name__}; "
-                                 f"positions: {', '.join(self.block_positions)}")
-            sites += [s for s in self.block_positions[name] if s not in sites]
-        return tuple(sites)
+    # block placement as the frame-level video hosts place it (one definition, shared)
+    block_sites = VideoHost.block_sites
+    block_sites_for = VideoHost.block_sites_for
+    sites_for = VideoHost.sites_for
 
     # ---------------------------------------------------------------- construction
     @classmethod
