@@ -63,7 +63,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep = commands.add_parser("reproduce", help="execute the notebooks with papermill")
     rep.add_argument("--profile", default=profiles.DEFAULT_PROFILE, choices=profiles.PROFILE_NAMES)
     rep.add_argument("--only", help="comma-separated notebooks: numbers (00,03), paper letters (C) or names")
-    rep.add_argument("--jobs", type=int, default=1, help="notebooks executed in parallel")
+    rep.add_argument("--jobs", type=int, default=1,
+                     help="notebooks executed in parallel; with the local executor and N > 1, the planned runs "
+                          "are first computed by N worker processes")
+    _add_executor_arguments(rep)
     rep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KNOB=VALUE",
                      help="override a profile knob (repeatable), e.g. --set max_steps=5")
     rep.add_argument("--force", action="store_true", help="execute even notebooks that are up to date")
@@ -75,6 +78,40 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(commands)
     _add_runs_commands(commands)
     return parser
+
+
+def _add_executor_arguments(parser) -> None:
+    from vadlib.runs.slurm_options import EXECUTORS
+    parser.add_argument("--executor", choices=EXECUTORS, default="local",
+                        help="where the planned runs execute: local (in the notebooks, or in --jobs worker "
+                             "processes) or slurm (a job array through submitit; then the notebooks run on the "
+                             "filled cache)")
+    slurm = parser.add_argument_group("SLURM (with --executor slurm; defaults from --slurm-config or "
+                                      "$VADLIB_SLURM_CONFIG, a YAML file of these options)")
+    slurm.add_argument("--slurm-config", metavar="FILE", help="YAML file: partition, account, qos, constraint, "
+                       "time, gpus_per_run, cpus_per_run, mem_gb, runs_per_job, array_parallelism, max_requeues, setup")
+    slurm.add_argument("--slurm-partition", metavar="NAME", help="partition to submit to")
+    slurm.add_argument("--account", metavar="NAME", help="account charged for the jobs")
+    slurm.add_argument("--time", metavar="TIME", help="time limit per job: minutes, HH:MM:SS or D-HH:MM:SS "
+                       "(default 24:00:00); a job reaching it is requeued and resumes from its checkpoint")
+    slurm.add_argument("--gpus-per-run", type=int, metavar="N",
+                       help="GPUs per run (default 0); N > 1 trains data-parallel over N ranks (DDP)")
+    slurm.add_argument("--cpus-per-run", type=int, metavar="N", help="CPU cores per rank, its math threads (default 1)")
+    slurm.add_argument("--runs-per-job", type=int, metavar="N",
+                       help="runs per array task (default 1); pack many small runs (smoke, quick) into fewer jobs")
+
+
+def slurm_options(args):
+    """The SLURM options of a command line: the config file (flag or environment), then the flags."""
+    import os
+    from pathlib import Path
+
+    from vadlib.runs.slurm_options import SlurmOptions
+    source = args.slurm_config or os.environ.get("VADLIB_SLURM_CONFIG")
+    options = SlurmOptions.from_file(Path(source).expanduser()) if source else SlurmOptions()
+    return options.with_overrides(
+        _source="command line", partition=args.slurm_partition, account=args.account, time=args.time,
+        gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run, runs_per_job=args.runs_per_job)
 
 
 def _add_runs_commands(commands) -> None:
@@ -89,6 +126,14 @@ def _add_runs_commands(commands) -> None:
                          help="knob overrides the kept plans were run with, as for reproduce")
         if action == "gc":
             sub.add_argument("--yes", action="store_true", help="delete; without it, only list what would go")
+    status = actions.add_parser("status", help="the runs of the latest executor submissions: state, job id, log")
+    status.add_argument("--last", type=int, default=1, metavar="N", help="show the last N submissions")
+    probe = actions.add_parser("probe", help="check an executor with a few tiny checkpointed runs "
+                               "(e.g. a SLURM setup, before GPU-days are spent there)")
+    probe.add_argument("--count", type=int, default=2, help="probe runs (default 2)")
+    probe.add_argument("--seconds", type=float, default=2.0, help="seconds each probe takes (default 2)")
+    probe.add_argument("--jobs", type=int, default=2, help="local worker processes (local executor)")
+    _add_executor_arguments(probe)
     code = actions.add_parser("code", help="code units and versions; record a change as a bump or a refactor")
     code.add_argument("--bump", nargs="+", default=[], metavar="UNIT",
                       help="results of these units change: new version, their runs are recomputed")
@@ -97,7 +142,12 @@ def _add_runs_commands(commands) -> None:
 
 
 def _runs_command(args) -> int:
-    from vadlib.runs import code as code_units, experiment
+    from vadlib.runs import code as code_units, executors, experiment
+    if args.action == "status":
+        print(executors.status_report(count=args.last))
+        return 0
+    if args.action == "probe":
+        return _probe(args)
     if args.action == "code":
         if args.bump or args.accept:
             code_units.update(bump=args.bump, accept=args.accept)
@@ -137,6 +187,29 @@ def _runs_command(args) -> int:
     else:
         print(f"{len(doomed)} runs no plan uses; `vadlib runs gc --yes` removes them")
     return 0
+
+
+def _probe(args) -> int:
+    import time
+
+    from vadlib.runs import executors, experiment
+    from vadlib.runs.probe import Probe
+    steps = 4
+    configs = [Probe(steps=steps, seconds_per_step=args.seconds / steps, seed=int(time.time()) * 100 + i)
+               for i in range(args.count)]  # fresh seeds: new keys, so the probes really run
+    runs = [executors.PlannedRun(experiment.config_hash(c), c.kind, c.name, ("probe",), 0.0, c) for c in configs]
+    if args.executor == "slurm":
+        submission = executors.run_slurm(runs, slurm_options(args), poll_s=1.0)
+    else:
+        submission = executors.run_local(runs, args.jobs)
+    board = executors.Board(runs, interactive=False)
+    print(board.final())
+    for run in runs:
+        if run.state == "done":
+            results = experiment.cached_results(run.config)
+            print(f"  probe {run.key}: ran on {results['host']}, value {results['value']:.6f}")
+    print(f"jobs and logs: {submission.dir}")
+    return 0 if all(run.state == "done" for run in runs) else 1
 
 
 def _add_data_commands(commands) -> None:
@@ -213,24 +286,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.command in ("data", "runs"):
         from vadlib.data.errors import DatasetError
+        from vadlib.runs.slurm_options import ExecutorError
         try:
             return _data_command(args) if args.command == "data" else _runs_command(args)
-        except DatasetError as error:  # a damaged or missing dataset, a failed download: exit 1
+        except (DatasetError, ExecutorError) as error:  # a damaged dataset, a failed download, no scheduler: exit 1
             parser.exit(1, f"vadlib: error: {_one_line(error)}\n")
         except (KeyError, ValueError, OSError) as error:  # a bad name or argument, an unwritable root
             parser.exit(2, f"vadlib: error: {_one_line(error)}\n")
     from vadlib import reproduce
+    from vadlib.runs.slurm_options import ExecutorError
     try:
         if args.jobs < 1:
             raise ValueError(f"--jobs must be at least 1, got {args.jobs}")
         settings = profiles.resolve(args.profile, **parse_overrides(args.overrides))
         entries = reproduce.select(args.only)
-    except ValueError as error:
-        parser.exit(2, f"vadlib: error: {error}\n")
+        options = slurm_options(args) if args.executor == "slurm" else None
+    except (ValueError, ExecutorError) as error:
+        parser.exit(2, f"vadlib: error: {_one_line(error)}\n")
     if args.dry_run:
         print(reproduce.plan_summary(reproduce.plan(entries, settings), args.profile))
         return 0
-    outcomes = reproduce.reproduce(entries, settings, jobs=args.jobs, force=args.force)
+    launched = None
+    if args.executor == "slurm" or args.jobs > 1:
+        try:
+            launched = reproduce.launch(entries, settings, args.executor, args.jobs, options)
+        except ExecutorError as error:
+            parser.exit(1, f"vadlib: error: {_one_line(error)}\n")
+        except KeyboardInterrupt:
+            return 130
+    outcomes = reproduce.reproduce(entries, settings, jobs=args.jobs, force=args.force, launched=launched)
     print(reproduce.summary(outcomes))
     if any(o.error == "interrupted" for o in outcomes):
         return 130

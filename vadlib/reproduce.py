@@ -197,9 +197,56 @@ def run_notebook(entry: NotebookEntry, parameters: dict[str, Any], force: bool =
     return Outcome(entry.stem, "ok", seconds, len(written), warnings=warnings)
 
 
+@dataclass
+class Launch:
+    """What an executor did before the notebooks ran (:func:`launch`)."""
+
+    executor: str
+    runs: list = field(default_factory=list)  # executors.PlannedRun
+    cached: int = 0
+    submission: Path | None = None
+
+    def failed_by_notebook(self) -> dict[str, list[str]]:
+        failed: dict[str, list[str]] = {}
+        for run in self.runs:
+            if run.state != "done":
+                for number in run.notebooks:
+                    failed.setdefault(number, []).append(run.key)
+        return failed
+
+
+def launch(entries: Sequence[NotebookEntry], settings: profiles.Settings, executor: str = "local", jobs: int = 1,
+           slurm=None, board=None, out=print) -> Launch:
+    """Compute the uncached planned runs of ``entries`` on ``executor`` (``local``: ``jobs``
+    worker processes; ``slurm``: a job array with :class:`~vadlib.runs.executors.SlurmOptions`
+    ``slurm``) before the notebooks run; print the estimated GPU-hours before and the measured
+    ones after."""
+    from vadlib.runs import executors
+
+    runs, cached = executors.plan_runs(entries, settings)
+    out(executors.estimate_table(runs, cached))
+    if not runs:
+        return Launch(executor, runs, cached)
+    data_root = Path(settings.data_root) if settings.data_root else paths.data_root()
+    if executor == "slurm":
+        submission = executors.run_slurm(runs, slurm or executors.SlurmOptions(), data_root=data_root, board=board)
+    else:
+        profiles.apply_math_threads(jobs)
+        submission = executors.run_local(runs, jobs, data_root=data_root, board=board)
+    board = board or executors.Board(runs, interactive=False)
+    out(board.final())
+    out(executors.measured_hours(runs))
+    out(f"jobs and logs: {submission.dir}  (vadlib runs status)")
+    return Launch(executor, runs, cached, submission.dir)
+
+
 def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, jobs: int = 1,
-              force: bool = False) -> list[Outcome]:
-    """Execute ``entries``; on Ctrl-C, stop starting notebooks and return what finished."""
+              force: bool = False, launched: Launch | None = None) -> list[Outcome]:
+    """Execute ``entries``; on Ctrl-C, stop starting notebooks and return what finished.
+
+    ``launched``: an executor computed the planned runs first (:func:`launch`); a notebook whose
+    runs failed there is not executed (it is reported failed, naming them), and runs the notebooks
+    compute anyway are listed as warnings (the plan missed them)."""
     parameters = notebook_parameters(settings)
     # kernels run in notebooks/: give them absolute output locations
     os.environ["VADLIB_FIGURES"], os.environ["VADLIB_RUNS"] = str(paths.figures_dir()), str(paths.runs_dir())
@@ -207,6 +254,18 @@ def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, job
     # kernels inherit the math-thread policy: the free cores shared among the parallel kernels
     threads = profiles.apply_math_threads(jobs)
     outcomes: dict[str, Outcome] = {}
+    unplanned = None
+    if launched is not None:
+        for number, keys in launched.failed_by_notebook().items():
+            entry = notebook_by_id(number)
+            outcomes[entry.stem] = Outcome(entry.stem, "failed", error=f"{len(keys)} runs failed on the "
+                                           f"{launched.executor} executor ({', '.join(keys[:3])}"
+                                           f"{', ...' if len(keys) > 3 else ''}): vadlib runs status")
+        unplanned = paths.runs_dir() / "notebooks" / "unplanned-runs.txt"
+        unplanned.parent.mkdir(parents=True, exist_ok=True)
+        unplanned.unlink(missing_ok=True)
+        os.environ[experiment.UNPLANNED_ENV] = str(unplanned)
+    order, entries = list(entries), [e for e in entries if e.stem not in outcomes]
     try:
         if jobs <= 1:
             for entry in tqdm(entries, desc="notebooks", unit="nb"):
@@ -224,7 +283,15 @@ def reproduce(entries: Sequence[NotebookEntry], settings: profiles.Settings, job
     except KeyboardInterrupt:
         for entry in entries:
             outcomes.setdefault(entry.stem, Outcome(entry.stem, "failed", error="interrupted"))
-    return [replace(outcomes[e.stem], threads=threads) for e in entries if e.stem in outcomes]
+    finally:
+        os.environ.pop(experiment.UNPLANNED_ENV, None)
+    if unplanned is not None and unplanned.exists():
+        lines = unplanned.read_text().splitlines()
+        first = next(iter(outcomes.values()), None)
+        if first is not None:
+            first.warnings.append(f"{len(lines)} runs were computed in the notebooks although the executor ran "
+                                  f"the plan (the plan misses them): {'; '.join(lines[:5])}")
+    return [replace(outcomes[e.stem], threads=threads) for e in order if e.stem in outcomes]
 
 
 def summary(outcomes: Sequence[Outcome]) -> str:

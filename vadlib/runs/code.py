@@ -52,6 +52,7 @@ UNITS: Mapping[str, tuple[str, ...]] = {
     "run:pretraining": ("vadlib.runs.pretraining", "vadlib.metrics.knn"),
     "run:fall_classification": ("vadlib.runs.fall_classification",),
     "run:measurement": ("vadlib.runs.timing",),
+    "run:probe": ("vadlib.runs.probe",),
     "run:trajectories": ("vadlib.runs.trajectories", "vadlib.tracking.trajectories"),
     # models
     "blocks": ("vadlib.models.blocks", "vadlib.models.layers"),

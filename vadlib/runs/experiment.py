@@ -27,10 +27,10 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-import fcntl
 import hashlib
 import json
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -42,7 +42,7 @@ from tqdm.auto import tqdm
 
 from vadlib import paths
 from vadlib.artifacts import atomic_write, atomic_write_text
-from vadlib.runs import code, distributed
+from vadlib.runs import code, distributed, locking
 from vadlib.runs.train import scaled_steps
 
 log = logging.getLogger(__name__)
@@ -253,14 +253,27 @@ def execute(config: Experiment, root: Path | None = None) -> dict[str, Any]:
         with tempfile.TemporaryDirectory(prefix="vadlib-rank-") as scratch:
             return config.run(FollowerContext(run_dir(config, root), config, Path(scratch)))
     directory = run_dir(config, root)
-    directory.mkdir(parents=True, exist_ok=True)
-    with open(directory / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another process may be running this very config
-        try:
-            results = cached_results(config, root)
-            return results if results is not None else _run(config, directory)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+    with locking.exclusive(directory / ".lock"):  # another process or job may be running this very config
+        results = cached_results(config, root)
+        if results is not None:
+            return results
+        _note_unplanned(config, directory)
+        return _run(config, directory)
+
+
+#: set by ``reproduce`` for notebook kernels after an executor ran the plan: every run should then
+#: be a cache hit, and a run computed anyway is listed in the file this variable names
+UNPLANNED_ENV = "VADLIB_UNPLANNED_RUNS"
+
+
+def _note_unplanned(config: Experiment, directory: Path) -> None:
+    target = os.environ.get(UNPLANNED_ENV)
+    if not target or config.kind == "measurement":  # timings are made where the notebook runs, by design
+        return
+    log.warning("run %s (%s) was not computed by the executor; computing it in this process",
+                directory.name, config.kind)
+    with open(target, "a") as stream:
+        stream.write(f"{directory.name} {config.kind} {config.name}\n")
 
 
 def _run(config: Experiment, directory: Path) -> dict[str, Any]:
@@ -270,10 +283,22 @@ def _run(config: Experiment, directory: Path) -> dict[str, Any]:
     results = config.run(ctx)
     json.dumps(results)  # results must be JSON-serialisable; fail before claiming the run finished
     stored = {"config_hash": config_hash(config), "results": results, "files": _record_files(directory)}
-    stored.update(checksum=_checksum(stored), wall_time_s=round(time.perf_counter() - started, 3))
+    stored.update(checksum=_checksum(stored), wall_time_s=round(time.perf_counter() - started, 3),
+                  ranks=distributed.world()[1], accelerator=_accelerator())
     atomic_write_text(directory / "results.json", json.dumps(stored, indent=1, default=str) + "\n")
     ctx.checkpoint_path.unlink(missing_ok=True)
     return results
+
+
+def _accelerator() -> str:
+    """What the run trained on, for the measured GPU-hours: ``cuda`` when a GPU was in use."""
+    return "cuda" if torch.cuda.is_available() and torch.cuda.is_initialized() else "cpu"
+
+
+def run_record(config: Experiment, root: Path | None = None) -> dict[str, Any] | None:
+    """The bookkeeping of a finished run (wall time, ranks, accelerator; no results), or ``None``."""
+    stored = _read_results(run_dir(config, root))
+    return None if stored is None else {k: v for k, v in stored.items() if k not in ("results", "files")}
 
 
 def run_experiments(configs: Iterable[Experiment], root: Path | None = None,
@@ -374,8 +399,7 @@ def remove(selected: Iterable[dict[str, Any]]) -> int:
     freed = 0
     for entry in selected:
         directory = entry["path"]
-        with open(directory / ".lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with locking.exclusive(directory / ".lock"):
             freed += entry["bytes"]
             shutil.rmtree(directory, ignore_errors=True)
     return freed
