@@ -89,13 +89,15 @@ def _add_executor_arguments(parser) -> None:
     slurm = parser.add_argument_group("SLURM (with --executor slurm; defaults from --slurm-config or "
                                       "$VADLIB_SLURM_CONFIG, a YAML file of these options)")
     slurm.add_argument("--slurm-config", metavar="FILE", help="YAML file: partition, account, qos, constraint, "
-                       "time, gpus_per_run, cpus_per_run, mem_gb, runs_per_job, array_parallelism, max_requeues, setup")
+                       "time, gpus_per_run, ranks_per_run, cpus_per_run, mem_gb, runs_per_job, array_parallelism, max_requeues, setup")
     slurm.add_argument("--slurm-partition", metavar="NAME", help="partition to submit to")
     slurm.add_argument("--account", metavar="NAME", help="account charged for the jobs")
     slurm.add_argument("--time", metavar="TIME", help="time limit per job: minutes, HH:MM:SS or D-HH:MM:SS "
                        "(default 24:00:00); a job reaching it is requeued and resumes from its checkpoint")
     slurm.add_argument("--gpus-per-run", type=int, metavar="N",
                        help="GPUs per run (default 0); N > 1 trains data-parallel over N ranks (DDP)")
+    slurm.add_argument("--ranks-per-run", type=int, metavar="N",
+                       help="data-parallel ranks per run (default: one per GPU); e.g. 2 CPU ranks with gloo")
     slurm.add_argument("--cpus-per-run", type=int, metavar="N", help="CPU cores per rank, its math threads (default 1)")
     slurm.add_argument("--runs-per-job", type=int, metavar="N",
                        help="runs per array task (default 1); pack many small runs (smoke, quick) into fewer jobs")
@@ -111,7 +113,7 @@ def slurm_options(args):
     options = SlurmOptions.from_file(Path(source).expanduser()) if source else SlurmOptions()
     return options.with_overrides(
         _source="command line", partition=args.slurm_partition, account=args.account, time=args.time,
-        gpus_per_run=args.gpus_per_run, cpus_per_run=args.cpus_per_run, runs_per_job=args.runs_per_job)
+        gpus_per_run=args.gpus_per_run, ranks_per_run=args.ranks_per_run, cpus_per_run=args.cpus_per_run, runs_per_job=args.runs_per_job)
 
 
 def _add_runs_commands(commands) -> None:
@@ -195,8 +197,8 @@ def _probe(args) -> int:
     from vadlib.runs import executors, experiment
     from vadlib.runs.probe import Probe
     steps = 4
-    configs = [Probe(steps=steps, seconds_per_step=args.seconds / steps, seed=int(time.time()) * 100 + i)
-               for i in range(args.count)]  # fresh seeds: new keys, so the probes really run
+    configs = [Probe(steps=steps, seconds_per_step=args.seconds / steps, seed=int(time.time()) * 100 + i,
+                     train_steps=4) for i in range(args.count)]  # fresh seeds: new keys, so the probes really run
     runs = [executors.PlannedRun(experiment.config_hash(c), c.kind, c.name, ("probe",), 0.0, c) for c in configs]
     if args.executor == "slurm":
         submission = executors.run_slurm(runs, slurm_options(args), poll_s=1.0)
@@ -204,12 +206,17 @@ def _probe(args) -> int:
         submission = executors.run_local(runs, args.jobs)
     board = executors.Board(runs, interactive=False)
     print(board.final())
+    ok = True
     for run in runs:
         if run.state == "done":
             results = experiment.cached_results(run.config)
-            print(f"  probe {run.key}: ran on {results['host']}, value {results['value']:.6f}")
+            alone = run.config._train()  # the same training in this one process
+            same = all(abs(a - b) <= 1e-4 * max(1.0, abs(b)) for a, b in zip(results["losses"], alone))
+            print(f"  probe {run.key}: ran on {results['host']} over {results['world_size']} rank(s); "
+                  f"training losses {'equal' if same else 'DIFFER from'} one process's")
+            ok = ok and same
     print(f"jobs and logs: {submission.dir}")
-    return 0 if all(run.state == "done" for run in runs) else 1
+    return 0 if ok and all(run.state == "done" for run in runs) else 1
 
 
 def _add_data_commands(commands) -> None:

@@ -234,3 +234,24 @@ def test_a_job_preempted_mid_run_is_requeued_and_resumes_from_its_checkpoint():
     assert results["value"] == pytest.approx(straight_value(probe), abs=1e-12)
     log = Path(runs[0].log).read_text()
     assert "preempted" in log or "requeu" in log.lower()
+
+
+@needs_slurm
+def test_a_run_over_two_ranks_of_one_job_trains_data_parallel_like_one_process():
+    """submitit starts one task per rank and exports torchrun's variables; the training loop joins
+    a gloo group; rank 0 stores the run."""
+    probe = Probe(steps=0, seed=5, train_steps=4)
+    runs = planned(probe)
+    out = io.StringIO()
+    executors.run_slurm(runs, SlurmOptions(time="10", ranks_per_run=2), poll_s=1.0,
+                        board=Board(runs, stream=out, interactive=False))
+    assert runs[0].state == "done", out.getvalue() + Path(runs[0].log).read_text()
+    results = experiment.cached_results(probe)
+    assert results["world_size"] == 2
+    assert results["losses"] == pytest.approx(probe._train(), rel=1e-4)
+
+
+def test_the_probe_command_checks_local_workers(capsys):
+    assert main(["runs", "probe", "--count", "2", "--seconds", "0.2", "--jobs", "2"]) == 0
+    text = capsys.readouterr().out
+    assert text.count("over 1 rank(s); training losses equal one process's") == 2 and "done 2" in text

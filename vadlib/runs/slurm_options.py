@@ -28,6 +28,7 @@ class SlurmOptions:
     constraint: str | None = None
     time: str = "24:00:00"  # per job: minutes, HH:MM:SS or D-HH:MM:SS
     gpus_per_run: int = 0
+    ranks_per_run: int | None = None  # data-parallel ranks (tasks) per run; default: one per GPU, or one
     cpus_per_run: int = 1  # per task (rank)
     mem_gb: float | None = None
     runs_per_job: int = 1
@@ -61,8 +62,11 @@ class SlurmOptions:
 
     def validate(self, source: str = "options") -> None:
         time_minutes(self.time)
-        for name in ("gpus_per_run", "cpus_per_run", "runs_per_job", "array_parallelism", "max_requeues"):
+        for name in ("gpus_per_run", "ranks_per_run", "cpus_per_run", "runs_per_job", "array_parallelism",
+                     "max_requeues"):
             value = getattr(self, name)
+            if name == "ranks_per_run" and value is None:
+                continue
             low = 0 if name in ("gpus_per_run", "max_requeues") else 1
             if not isinstance(value, int) or value < low:
                 raise ExecutorError(f"{source}: {name} must be an integer >= {low}, got {value!r}")
@@ -70,7 +74,7 @@ class SlurmOptions:
     @property
     def tasks(self) -> int:
         """Tasks (ranks) per job: one per GPU, one without GPUs."""
-        return max(1, self.gpus_per_run)
+        return self.ranks_per_run or max(1, self.gpus_per_run)
 
     def submitit_parameters(self) -> dict[str, Any]:
         parameters: dict[str, Any] = {
