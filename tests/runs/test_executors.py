@@ -255,3 +255,12 @@ def test_the_probe_command_checks_local_workers(capsys):
     assert main(["runs", "probe", "--count", "2", "--seconds", "0.2", "--jobs", "2"]) == 0
     text = capsys.readouterr().out
     assert text.count("over 1 rank(s); training losses equal one process's") == 2 and "done 2" in text
+
+
+def test_array_tasks_share_the_long_runs_out():
+    runs = [PlannedRun(f"{i:016x}", "probe", "Probe", ("99",), hours) for i, hours in
+            enumerate([8, 7, 6, 5, 1, 1, 1, 1])]
+    chunks = executors._chunks(runs, 4)
+    assert sorted(len(c) for c in chunks) == [4, 4]
+    assert sorted(sum(r.gpu_hours_estimate for r in c) for c in chunks) == [15, 15]  # not 26 and 4
+    assert sorted(r.key for c in chunks for r in c) == sorted(r.key for r in runs)

@@ -315,7 +315,17 @@ def slurm_available() -> str | None:
 
 
 def _chunks(runs: Sequence[PlannedRun], size: int) -> list[list[PlannedRun]]:
-    return [list(runs[i:i + size]) for i in range(0, len(runs), size)]
+    """``runs`` in array tasks of at most ``size`` runs with balanced estimates: each run, longest
+    first, joins the task with the least estimated work that has room (so the long runs do not all
+    land in the first task)."""
+    count = -(-len(runs) // size)
+    chunks: list[list[PlannedRun]] = [[] for _ in range(count)]
+    load = [0.0] * count
+    for run in sorted(runs, key=lambda r: -r.gpu_hours_estimate):
+        index = min((i for i in range(count) if len(chunks[i]) < size), key=lambda i: (load[i], len(chunks[i])))
+        chunks[index].append(run)
+        load[index] += run.gpu_hours_estimate
+    return chunks
 
 
 def squeue_states(job_ids: Iterable[str]) -> dict[str, str]:
