@@ -264,3 +264,21 @@ def test_array_tasks_share_the_long_runs_out():
     assert sorted(len(c) for c in chunks) == [4, 4]
     assert sorted(sum(r.gpu_hours_estimate for r in c) for c in chunks) == [15, 15]  # not 26 and 4
     assert sorted(r.key for c in chunks for r in c) == sorted(r.key for r in runs)
+
+
+@needs_slurm
+def test_a_reproduce_stopped_while_its_jobs_run_follows_them_when_started_again():
+    probe = Probe(steps=6, seconds_per_step=0.5, seed=77)
+
+    def stop_waiting(jobs):
+        raise KeyboardInterrupt
+
+    first = planned(probe)
+    with pytest.raises(KeyboardInterrupt):
+        executors.run_slurm(first, SlurmOptions(time="10"), on_submitted=stop_waiting,
+                            board=Board(first, stream=io.StringIO(), interactive=False))
+    again = planned(probe)
+    executors.run_slurm(again, SlurmOptions(time="10"), poll_s=1.0,
+                        board=Board(again, stream=io.StringIO(), interactive=False))
+    assert again[0].state == "done" and again[0].job_id == first[0].job_id  # followed, not resubmitted
+    assert experiment.cached_results(probe)["starts"] == 1

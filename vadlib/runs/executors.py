@@ -374,17 +374,35 @@ def run_slurm(runs: list[PlannedRun], options: SlurmOptions, root: Path | None =
     if problem:
         raise ExecutorError(f"--executor slurm: {problem}")
     root, data_root = root or paths.runs_dir(), data_root or paths.data_root()
+    # runs still queued or running in an earlier submission (a reproduce stopped with Ctrl-C, or
+    # started twice) are followed there, not submitted again
+    earlier = _still_in_queue(runs, root)
+    fresh = [run for run in runs if run.key not in earlier]
     submission = Submission("slurm", runs, root, dataclasses.asdict(options))
-    executor = submitit.AutoExecutor(folder=submission.dir / "%j", cluster="slurm",
-                                     slurm_max_num_timeout=options.max_requeues)
-    executor.update_parameters(**options.submitit_parameters())
-    chunks = _chunks(runs, options.runs_per_job)
-    n = len(chunks)
-    jobs = executor.map_array(RunJob(), [[run.config for run in chunk] for chunk in chunks], [str(root)] * n,
-                              [str(data_root)] * n, [options.cpus_per_run] * n)
-    for job, chunk in zip(jobs, chunks):
-        for run in chunk:
-            run.job_id, run.log = job.job_id, str(job.paths.stdout)
+    jobs: list = []
+    chunks: list[list[PlannedRun]] = []
+    if fresh:
+        executor = submitit.AutoExecutor(folder=submission.dir / "%j", cluster="slurm",
+                                         slurm_max_num_timeout=options.max_requeues)
+        executor.update_parameters(**options.submitit_parameters())
+        chunks = _chunks(fresh, options.runs_per_job)
+        n = len(chunks)
+        jobs = executor.map_array(RunJob(), [[run.config for run in chunk] for chunk in chunks], [str(root)] * n,
+                                  [str(data_root)] * n, [options.cpus_per_run] * n)
+        for job, chunk in zip(jobs, chunks):
+            for run in chunk:
+                run.job_id, run.log = job.job_id, str(job.paths.stdout)
+    by_job: dict[str, list[PlannedRun]] = {}
+    for run in runs:
+        if run.key in earlier:
+            run.job_id, run.log, folder = earlier[run.key]
+            by_job.setdefault(run.job_id, []).append(run)
+    for job_id, chunk in by_job.items():
+        jobs.append(submitit.SlurmJob(folder=Path(earlier[chunk[0].key][2]), job_id=job_id))
+        chunks.append(chunk)
+    if by_job:
+        print(f"following {len(by_job)} jobs of earlier submissions that still run "
+              f"{sum(map(len, by_job.values()))} of these runs", file=sys.stderr)
     submission.save()
     if on_submitted is not None:
         on_submitted(jobs)
@@ -406,6 +424,28 @@ def run_slurm(runs: list[PlannedRun], options: SlurmOptions, root: Path | None =
               f"(submission {submission.dir})", file=sys.stderr)
         raise
     return submission
+
+
+def _still_in_queue(runs: Sequence[PlannedRun], root: Path, submissions: int = 10) -> dict[str, tuple[str, str, str]]:
+    """``{key: (job id, log, submitit folder)}`` of ``runs`` that a recent SLURM submission under
+    ``root`` holds in a job still queued or running."""
+    wanted = {run.key for run in runs}
+    found: dict[str, tuple[str, str, str]] = {}
+    for path in latest_submissions(root, submissions):
+        try:
+            record = json.loads(path.read_text())
+        except ValueError:
+            continue
+        if record.get("executor") != "slurm":
+            continue
+        candidates = [r for r in record["runs"] if r["key"] in wanted and r.get("job_id")]
+        if not candidates:
+            continue
+        live = squeue_states(r["job_id"] for r in candidates)
+        for r in candidates:
+            if r["job_id"] in live:
+                found[r["key"]] = (r["job_id"], r["log"], str(path.parent / "%j"))
+    return found
 
 
 def _follow(job, chunk: list[PlannedRun], slurm_state: str | None, vanished: dict[str, float],
