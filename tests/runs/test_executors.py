@@ -282,3 +282,24 @@ def test_a_reproduce_stopped_while_its_jobs_run_follows_them_when_started_again(
                         board=Board(again, stream=io.StringIO(), interactive=False))
     assert again[0].state == "done" and again[0].job_id == first[0].job_id  # followed, not resubmitted
     assert experiment.cached_results(probe)["starts"] == 1
+
+
+@needs_slurm
+def test_a_job_cancelled_on_the_cluster_is_reported_failed_with_slurms_reason():
+    probe = Probe(steps=40, seconds_per_step=0.5, seed=91)
+    runs = planned(probe)
+
+    def cancel_when_running(jobs):
+        deadline = time.time() + 60
+        while time.time() < deadline and not (experiment.run_dir(probe) / "checkpoint.pt").exists():
+            time.sleep(0.2)
+        jobs[0].cancel(check=True)
+
+    executors.run_slurm(runs, SlurmOptions(time="10"), poll_s=1.0, vanish_grace_s=3, on_submitted=cancel_when_running,
+                        board=Board(runs, stream=io.StringIO(), interactive=False))
+    assert runs[0].state == "failed"
+    reason = executors.sacct_state(runs[0].job_id)
+    assert runs[0].error.startswith(f"job {runs[0].job_id} ")
+    if reason is not None:  # accounting (slurmdbd) answers: SLURM's own word for the end
+        assert "CANCELLED" in runs[0].error
+    assert experiment.cached_results(probe) is None

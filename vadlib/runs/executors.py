@@ -343,6 +343,23 @@ def squeue_states(job_ids: Iterable[str]) -> dict[str, str]:
     return states
 
 
+def sacct_state(job_id: str) -> str | None:
+    """SLURM's accounting state of a finished job (``COMPLETED``, ``TIMEOUT``, ``OUT_OF_MEMORY``,
+    ``CANCELLED by 0``, ``NODE_FAIL``...), or ``None`` where accounting is not available."""
+    if shutil.which("sacct") is None:
+        return None
+    try:
+        result = subprocess.run(["sacct", "-X", "-n", "-P", "-o", "JobID,State", "-j", job_id],
+                                check=False, capture_output=True, text=True, timeout=60)
+    except (subprocess.SubprocessError, OSError):
+        return None
+    for line in result.stdout.splitlines():
+        found, _, state = line.partition("|")
+        if found == job_id:
+            return state.strip() or None
+    return None
+
+
 _SLURM_QUEUED = {"PENDING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "CONFIGURING", "SUSPENDED",
                  "RESV_DEL_HOLD", "RESIZING", "STOPPED", "SIGNALING", "SPECIAL_EXIT", "PREEMPTED"}
 
@@ -463,7 +480,9 @@ def _follow(job, chunk: list[PlannedRun], slurm_state: str | None, vanished: dic
         since = vanished.setdefault(job.job_id, time.time())
         if time.time() - since < grace_s:
             return
-        outcome = ("failed", f"job {job.job_id} left the queue without a result (cancelled? killed?); see its log")
+        state = sacct_state(job.job_id)
+        ended = f"ended {state}" if state else "left the queue (cancelled? killed?)"
+        outcome = ("failed", f"job {job.job_id} {ended} without a result; see its log")
     for run in chunk:
         if run.key in finished:
             run.state, run.error = "done", ""
