@@ -116,6 +116,19 @@ def slurm_options(args):
         gpus_per_run=args.gpus_per_run, ranks_per_run=args.ranks_per_run, cpus_per_run=args.cpus_per_run, runs_per_job=args.runs_per_job)
 
 
+def slurm_device(settings, profile: str, overrides: dict, options):
+    """The device of runs sent to SLURM: decided for the compute nodes, not the login node that
+    plans them (a run's device is part of its key). ``auto`` becomes ``cuda`` when the jobs get
+    GPUs and ``cpu`` when they do not; an explicit CUDA device without GPUs is refused."""
+    from vadlib.runs.slurm_options import ExecutorError
+    device = settings.device
+    if device == "auto":
+        return profiles.resolve(profile, **{**overrides, "device": "cuda" if options.gpus_per_run else "cpu"})
+    if device.startswith("cuda") and not options.gpus_per_run:
+        raise ExecutorError(f"--set device={device} needs GPUs in the jobs: add --gpus-per-run N")
+    return settings
+
+
 def _add_runs_commands(commands) -> None:
     runs = commands.add_parser("runs", help="the cache of experiment runs and the code versions in its keys")
     actions = runs.add_subparsers(dest="action", required=True, parser_class=_Parser)
@@ -308,6 +321,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = profiles.resolve(args.profile, **parse_overrides(args.overrides))
         entries = reproduce.select(args.only)
         options = slurm_options(args) if args.executor == "slurm" else None
+        if options is not None:
+            settings = slurm_device(settings, args.profile, parse_overrides(args.overrides), options)
     except (ValueError, ExecutorError) as error:
         parser.exit(2, f"vadlib: error: {_one_line(error)}\n")
     if args.dry_run:

@@ -303,3 +303,13 @@ def test_a_job_cancelled_on_the_cluster_is_reported_failed_with_slurms_reason():
     if reason is not None:  # accounting (slurmdbd) answers: SLURM's own word for the end
         assert "CANCELLED" in runs[0].error
     assert experiment.cached_results(probe) is None
+
+
+def test_runs_sent_to_slurm_are_planned_for_the_compute_nodes_device():
+    from vadlib import cli, profiles
+
+    auto = profiles.resolve("smoke")
+    assert cli.slurm_device(auto, "smoke", {}, SlurmOptions(gpus_per_run=1)).device == "cuda"
+    assert cli.slurm_device(auto, "smoke", {}, SlurmOptions()).device == "cpu"
+    with pytest.raises(ExecutorError, match="--gpus-per-run"):
+        cli.slurm_device(profiles.resolve("smoke", device="cuda"), "smoke", {"device": "cuda"}, SlurmOptions())
