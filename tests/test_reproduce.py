@@ -61,8 +61,8 @@ def test_dry_run_prints_the_plan_and_checks_each_model_once():
     # D.3/D.4: DRAEM and NSA × 3 on two classes + 8 BraTS = 20 runs, 12 models (DRAEM ± SSPCAB
     # checked for 03); video: the ablations' and comparisons' distinct runs, 7 new models; D.5's
     # MAE ± two blocks, HF2-VAD and Georgescu + SSMCTB, SSMTL++ ± 3D SSMCTB on Avenue: 11 more runs,
-    # 7 new models (the rest are 03's)
-    assert rows["04_D_ssmctb"] == ["61", "26", "26"]
+    # 8 new models (the rest are 03's; HF2-VAD + SSPCAB is D.5's own, with Paper D's λ)
+    assert rows["04_D_ssmctb"] == ["61", "27", "27"]
 
 
 def _toy_notebook(directory, stem, failing, tables=None):

@@ -88,7 +88,7 @@ NOTEBOOKS = (
     NotebookEntry("04", "04_D_ssmctb", "D", "Paper D — SSMCTB",
                   "Tables D.1–D.12 and 5.1–5.4 (MVTec AD, BRATS, Avenue, ShanghaiTech, Thermal)",
                   papers="vadlib.papers.d_ssmctb",
-                  tables=("D.1", "D.2", "D.3", "5.3", "D.4", "5.1", "D.5", "5.4", "D.6", "5.2", "D.7",
+                  tables=("D.1", "D.2", "D.3", "5.3", "D.4", "5.1", "D.5", "5.4", "D.6", "5.2", "003.Ped2", "D.7",
                           "D.8", "D.9", "D.10", "D.11", "D.12"),
                   figures=("D.4_localization_carpet", "D.4_localization_bottle", "D.5_localization_draem",
                            "D.5_localization_draem3d", "D.5_maps_draem", "D.9_frame_scores_mnad_avenue",

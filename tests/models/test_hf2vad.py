@@ -25,7 +25,7 @@ def random_batch(host: HF2VAD, n: int = 3, seed: int = 0) -> dict:
 # ------------------------------------------------------------------------------- shapes
 @pytest.mark.parametrize("size", ["tiny", "paper"])
 def test_shapes_losses_and_scores(size):
-    host = HF2VAD(size, in_channels=3, seed=0)
+    host = HF2VAD(size, in_channels=3, seed=0, stage="joint")  # "paper" would start staged, in "memae"
     s = host.side
     assert host.window == PAST_FRAMES + 1 == 5 and host.needs_flow and host.kind == "object"
     assert s == {"tiny": 16, "paper": 32}[size]
@@ -276,3 +276,31 @@ def test_from_context_schedule_and_registry():
     paper = HF2VAD.schedule_for(HostContext(size="paper", in_channels=3, seed=0, dataset="avenue"))
     assert (paper.epochs, paper.batch_size, paper.lr, paper.optimizer) == (80, 128, 1e-4, "adam")
     assert HF2VAD.schedule("tiny").epochs == 10
+
+
+def test_staged_schedule_trains_memae_then_the_cvae_and_survives_a_checkpoint():
+    """The paper's recipe (ML-MemAE-SC first, then the CVAE with it frozen) as the object run
+    drives it (on_train_step before and after every step): the default at size "paper" (quick,
+    full), joint training at "tiny" (smoke); a state_dict keeps the stage."""
+    assert HF2VAD("paper", 3).staged and HF2VAD("paper", 3).stage == "memae"
+    assert not HF2VAD("tiny", 3).staged and HF2VAD("tiny", 3).stage == "joint"
+
+    def stages_of(host, total):
+        used = []
+        host.on_train_step(-1, total)
+        for step in range(total):
+            used.append(host.stage)
+            host.on_train_step(step, total)
+        return used
+
+    assert stages_of(HF2VAD("tiny", 1, stages=(0.5, 0.5)), 10) == ["memae"] * 5 + ["cvae"] * 5
+    assert stages_of(HF2VAD("tiny", 1, stages=(0.4, 0.4)), 10) == ["memae"] * 4 + ["cvae"] * 4 + ["joint"] * 2
+    assert stages_of(HF2VAD("tiny", 1, stages=(0.5, 0.5)), 1) == ["memae"]  # a dry run's single step
+    assert stages_of(HF2VAD("tiny", 1, stage="cvae"), 3) == ["cvae"] * 3  # not staged: the stage stays
+    host = HF2VAD("tiny", 1, stages=(0.5, 0.5))
+    host.on_train_step(6, 10)
+    resumed = HF2VAD("tiny", 1, stages=(0.5, 0.5))
+    resumed.load_state_dict(host.state_dict())
+    assert host.stage == resumed.stage == "cvae"
+    with pytest.raises(ValueError, match="stages"):
+        HF2VAD("tiny", 1, stages=(0.7, 0.7))

@@ -16,6 +16,7 @@ from vadlib.data import DataSource, avenue, synthetic
 from vadlib.models import object_pipeline as pipeline
 from vadlib.models.blocks import SSMCTB, SSPCAB
 from vadlib.models.object_ae import ObjectAE
+from vadlib.models.object_hosts import ObjectHost
 from vadlib.models.registry import HostContext, create_host, host_names
 from vadlib.runs import experiment, object_vad
 from vadlib.runs.experiment import Budget
@@ -72,10 +73,13 @@ def test_frame_scores_are_the_max_over_the_frames_objects():
     assert scored["01"]["scores"].tolist() == [0.5, 0.9, 0.1, 0.3]  # frame 4 has no object: the smallest score
 
 
-def test_a_tiny_run_scores_every_frame_with_a_window_learns_the_twins_anomalies_and_is_cached():
+def test_a_tiny_run_scores_every_frame_with_a_window_learns_the_twins_anomalies_and_is_cached(monkeypatch):
     budget = Budget(epoch_fraction=1.0, max_steps=200, eval_limit=None)
     run = object_vad.ObjectVideoRun("object_ae", None, "avenue", budget=budget)
+    calls = []  # the host hears of every step (HF2-VAD's staged training listens)
+    monkeypatch.setattr(ObjectAE, "on_train_step", lambda self, step, total: calls.append((step, total)))
     result = experiment.execute(run)
+    assert calls == [(step, 200) for step in range(-1, 200)]
     root = synthetic.generate("avenue", size="smoke", seed=0)
     labels = avenue.frame_labels(root)
     assert set(result["frame_scores"]) == set(labels)
@@ -143,3 +147,43 @@ def test_object_cubes_carry_flow_crops_for_hosts_that_need_flow():
     assert torch.isfinite(item["flow"]).all() and item["index"] == 1
     assert item["boxes"].tolist() == objects[["x1", "y1", "x2", "y2"]].iloc[1].tolist()
     assert object_vad.ObjectVideoRun("object_ae", None, "avenue").flows(readers, None) is None
+
+
+class _LastFrameBrightness(ObjectHost):
+    """A host whose object score is the brightness of the last frame of its cube (as HF2-VAD's is
+    the error of its predicted last frame); not registered."""
+
+    name, label, window = "last_frame_brightness", "test host", 5
+
+    def object_scores(self, batch):
+        return batch["appearance"][:, -1].flatten(1).mean(1)
+
+
+@pytest.mark.parametrize("anchor, lands_on", [("last", 12), ("centre", 10)])
+def test_an_anomaly_at_a_known_frame_lands_on_the_frame_its_host_scores(anchor, lands_on):
+    """One bright frame (12) in a dark 20-frame video, one full-frame object per frame, scored by
+    the brightness of its cube's last frame. Anchored "last" (HF2-VAD's contract: the cube of frame
+    i is frames i − 4 .. i, the first 4 frames are not scored), the peak is on frame 12; the centred
+    cube of frame i ends at frame i + 2, so scored "centre" the peak lands 2 frames early."""
+    host = type("Host", (_LastFrameBrightness,), {"score_anchor": anchor})()
+    frames = {t: np.full((16, 16, 3), 255 if t == 12 else 0, np.uint8) for t in range(20)}
+    index = pd.DataFrame({"video": "01", "frame": range(20), "label": [int(t == 12) for t in range(20)]})
+    chosen = object_vad._scored_frames(index, host.window, None, host.score_anchor)
+    assert chosen.frame.tolist() == (list(range(4, 20)) if anchor == "last" else list(range(2, 18)))
+    objects = chosen[["video", "frame"]].assign(x1=0, y1=0, x2=15, y2=15)
+    cubes = object_vad.ObjectCubes(objects, {"01": frames.__getitem__}, host.window, 16, anchor=host.score_anchor)
+    scores = object_vad.score_objects(host, cubes, "cpu")
+    scored = object_vad.frame_scores(chosen, objects, scores, ("none", 0))["01"]
+    assert scored["frames"][np.argmax(scored["scores"])] == lands_on
+    assert (np.asarray(scored["scores"]) > 0).sum() == 1  # exactly one cube ends on the bright frame
+
+
+def test_hf2vad_scores_the_last_frame_of_its_cube_and_drops_the_first_four():
+    from vadlib.models.hf2vad import HF2VAD
+    assert HF2VAD.score_anchor == "last" and HF2VAD.window == 5
+    assert list(pipeline.window_frames(10, 5, "last")) == [6, 7, 8, 9, 10]
+    assert list(pipeline.window_frames(10, 5, "centre")) == [8, 9, 10, 11, 12]
+    index = pd.DataFrame({"video": "01", "frame": range(30), "label": 0})
+    assert object_vad._scored_frames(index, 5, None, "last").frame.min() == 4
+    with pytest.raises(ValueError, match="anchor"):
+        pipeline.window_frames(10, 5, "first")

@@ -18,10 +18,11 @@ Pipeline (the paper's Fig. 2), on one object cube (batch keys of :mod:`vadlib.mo
 ``window`` = 5 (t = 4 past frames + the predicted one; **[code]** "4 past frames + 1 predicted"),
 so a cube carries 4 flows, y_j from frame j to j + 1 (in pixels of the crop): y_4 is the motion
 into the predicted frame, which is what lets the flow "guide" the prediction. The score of a cube
-is about its *last* frame; the official evaluation scores frame i with the cube i−4..i (hence
-"first 4 frames per video dropped"), while :mod:`vadlib.models.object_hosts` centres a cube on the
-scored frame (frames i−2..i+2 in the box of frame i): with that contract the object score of frame
-i comes from predicting frame i+2 -- a known difference, to be settled in the object pipeline.
+is about its *last* frame, and the official evaluation scores frame i with the cube i−4..i cut with
+the box of the object detected in frame i (hence "first 4 frames per video dropped"): the host
+says so with ``score_anchor = "last"``, and the object pipeline builds its cubes from the frames
+ending at the object's frame and attributes the object score to that frame
+(:func:`vadlib.models.object_pipeline.window_frames`).
 Crops are S × S with S = 32 (``crop_size["paper"]``, the paper's object patch size);
 ``size="tiny"`` uses S = 16 (*ours*, for CPU runs).
 
@@ -87,15 +88,23 @@ Loss (``stage="joint"``, the default, the paper's end-to-end objective)::
 * L_flow_recon = mean (ŷ − y)²; L_ent = the sum over the three memories of the mean entropy of
   their addressing weights.
 
-The paper trains in stages (as we read it: ML-MemAE-SC first, then the CVAE on its
-reconstructions, then the whole framework end-to-end). The project's trainer calls one
-``training_loss``, so by default the host trains both parts jointly from the start; ``stage``
-(constructor option and attribute, changeable between steps) gives the staged recipe:
-``"memae"`` (flow losses only), ``"cvae"`` (ML-MemAE-SC frozen: no gradients, batch norm in eval
-mode; CVAE losses only), ``"joint"`` (all losses; the CVAE's gradients also reach ML-MemAE-SC
-through ŷ). In our small check (``tests/models/test_hf2vad.py``) ML-MemAE-SC learns far faster
-alone than jointly: the cosine-softmax addressing over M items starts almost uniform, so the
-memory reads carry little information until the items spread out.
+The paper trains in stages: ML-MemAE-SC first, then the CVAE on its reconstructions with
+ML-MemAE-SC frozen (our reading; the paper is not among the seeds). ``stage`` (constructor option
+and attribute, changeable between steps, kept in the ``state_dict`` so that a resumed run goes on
+in the stage it stopped in) selects what a step trains: ``"memae"`` (flow losses only),
+``"cvae"`` (ML-MemAE-SC frozen: no gradients, batch norm in eval mode; CVAE losses only),
+``"joint"`` (all losses; the CVAE's gradients also reach ML-MemAE-SC through ŷ). ``stages=(a, b)``
+(:data:`STAGED`) is the staged schedule the object run follows
+(:meth:`HF2VAD.on_train_step`): the first fraction a of the training steps in stage "memae", the
+next fraction b in "cvae", the rest "joint". Default: ``(0.5, 0.5)`` at ``size="paper"`` (the
+quick and full profiles: the paper's two stages, half the steps each, *ours*) and ``(0, 0)`` --
+joint training from the first step -- at ``size="tiny"`` (the smoke profile keeps its recipe and
+budget). Trained jointly, the CVAE's frame losses reach
+ML-MemAE-SC through ŷ and its flow reconstruction error *grows* during training (on the Avenue
+twin, from ≈ 5 to ≈ 30 in 150 steps with Farneback flow), ŷ becoming a feature of the CVAE rather
+than a reconstruction; in stages the flow error falls. ML-MemAE-SC also learns far faster alone
+than jointly: the cosine-softmax addressing over M items starts almost uniform, so the memory
+reads carry little information until the items spread out.
 
 **Score** (**[code]** official ``eval.py``; :meth:`HF2VAD.object_scores`): per object, S_r = mean
 (ŷ − y)² over the flow cube and S_p = mean (x̂_{t+1} − x_{t+1})² over the predicted frame in
@@ -163,11 +172,15 @@ __all__ = [
     "SCORE_WEIGHTS",
     "BLOCK_WEIGHTS",
     "STAGES",
+    "STAGED",
     "PAST_FRAMES",
 ]
 
 SIZES = ("tiny", "paper")
 STAGES = ("joint", "memae", "cvae")
+#: fractions (ML-MemAE-SC alone, then the CVAE with it frozen) of the training steps per size;
+#: the rest of the steps train everything jointly (module docstring)
+STAGED = {"paper": (0.5, 0.5), "tiny": (0.0, 0.0)}
 #: t, the past frames of a cube (the cube has t + 1 frames and t flows)
 PAST_FRAMES = 4
 #: base widths b of ML-MemAE-SC and of the CVAE (levels b, 2b, 4b, 8b)
@@ -330,8 +343,9 @@ class HF2VAD(ObjectHost):
     """HF2-VAD (Liu et al., ICCV 2021) as an :class:`ObjectHost` (see the module docstring).
 
     ``HF2VAD(size="tiny" | "paper", in_channels=3, seed=0, *, paper="C" | "D", dataset=None,
-    w_r=None, w_p=None, stage="joint", memory_slots=None, shrink=None)``; None = the published or
-    documented default (:data:`SCORE_WEIGHTS` of ``dataset``, :data:`MEMORY` of ``size``).
+    w_r=None, w_p=None, stage=None, stages=None, memory_slots=None, shrink=None)``; None = the
+    published or documented default (:data:`SCORE_WEIGHTS` of ``dataset``, :data:`MEMORY` and
+    :data:`STAGED` of ``size``; the first stage of the staged schedule, else "joint").
     ``seed`` seeds the weights and memory items (the global generator is left untouched).
     Batches: ``appearance`` N×5×C×S×S in [0, 1], ``flow`` N×4×2×S×S (S a multiple of 8).
     """
@@ -339,6 +353,8 @@ class HF2VAD(ObjectHost):
     name = "hf2vad"
     label = "Liu et al. (HF2-VAD)"
     window = PAST_FRAMES + 1
+    #: the cube of frame i is frames i − 4 .. i: the score is about the predicted last frame
+    score_anchor = "last"
     needs_flow = True
     crop_size: ClassVar[dict[str, int]] = {"paper": 32, "tiny": 16}
     block_positions: ClassVar[dict[str, tuple[str, ...]]] = {
@@ -353,7 +369,8 @@ class HF2VAD(ObjectHost):
 
     def __init__(self, size: str = "tiny", in_channels: int = 3, seed: int = 0, *, paper: str = "C",
                  dataset: str | None = None, w_r: float | None = None, w_p: float | None = None,
-                 stage: str = "joint", memory_slots: int | None = None, shrink: float | None = None):
+                 stage: str | None = None, stages: tuple[float, float] | None = None,
+                 memory_slots: int | None = None, shrink: float | None = None):
         super().__init__(size=size, in_channels=in_channels, seed=seed)
         if paper not in BLOCK_WEIGHTS:
             raise ValueError(f"paper must be one of {', '.join(BLOCK_WEIGHTS)}, got {paper!r}")
@@ -364,7 +381,13 @@ class HF2VAD(ObjectHost):
         default_r, default_p = SCORE_WEIGHTS.get(dataset, SCORE_WEIGHTS[None])
         self.w_r = float(default_r if w_r is None else w_r)
         self.w_p = float(default_p if w_p is None else w_p)
-        self.stage = stage
+        stages = STAGED[size] if stages is None else tuple(float(f) for f in stages)
+        if len(stages) != 2 or min(stages) < 0 or sum(stages) > 1:
+            raise ValueError(f"stages must be two fractions >= 0 summing to at most 1, got {stages!r}")
+        self.stages = stages
+        #: STAGES index of the current stage (a buffer: checkpoints keep it)
+        self.register_buffer("stage_index", torch.zeros((), dtype=torch.long))
+        self.stage = stage if stage is not None else ("memae" if self.staged else "joint")
         memory = MEMORY[size]
         slots = memory["slots"] if memory_slots is None else int(memory_slots)
         if shrink is None:  # MemAE's λ_s = 1/M when only the number of items is changed
@@ -385,13 +408,30 @@ class HF2VAD(ObjectHost):
 
     @property
     def stage(self) -> str:
-        return self._stage
+        return STAGES[int(self.stage_index)]
 
     @stage.setter
     def stage(self, value: str) -> None:
         if value not in STAGES:
             raise ValueError(f"stage must be one of {', '.join(STAGES)}, got {value!r}")
-        self._stage = value
+        self.stage_index.fill_(STAGES.index(value))
+
+    @property
+    def staged(self) -> bool:
+        """Whether training follows the staged schedule ``stages`` (else the stage stays put)."""
+        return sum(self.stages) > 0
+
+    def on_train_step(self, step: int, total_steps: int) -> None:
+        """The object run's hook after step ``step`` (0-based; −1 before the first) of
+        ``total_steps``: under ``stages=(a, b)`` the next step's stage is "memae" for the first
+        round(a · total) steps, "cvae" for the next ones up to round((a + b) · total), "joint"
+        after (halves rounded up). Without stages: nothing."""
+        if not self.staged:
+            return
+        following = step + 1
+        memae_end = int(self.stages[0] * total_steps + 0.5)
+        cvae_end = int((self.stages[0] + self.stages[1]) * total_steps + 0.5)
+        self.stage = "memae" if following < memae_end else "cvae" if following < cvae_end else "joint"
 
     @classmethod
     def from_context(cls, ctx: HostContext) -> HF2VAD:

@@ -17,6 +17,7 @@ batches of cubes::
              "flow": N×(T−1)×2×S×S,                # only when host.needs_flow
              "boxes": N×4}                         # x1, y1, x2, y2 of the centre frame, original pixels
     loss, logs = host.training_loss(batch)         # objects of normal training frames only
+    host.on_train_step(step, total_steps)          # after each step (and once with step −1 before)
     host.calibrate(batches_of_normal_objects)     # once after training (default: nothing)
     scores = host.object_scores(batch)            # N, higher = more anomalous
 
@@ -24,6 +25,11 @@ Definitions:
 
 * ``window`` (odd): frames per cube, centred on the scored frame (frame i and (window − 1)/2
   frames on each side); a frame whose window does not fit inside its video is not scored.
+* ``score_anchor``: where the scored frame sits in its cube, ``"centre"`` (the default: frames
+  i − h .. i + h) or ``"last"`` (frames i − window + 1 .. i, for a host whose score is about the
+  last frame of its clip: HF2-VAD predicts it from the frames before it); either way the cube is
+  cut with the box of the scored frame i, and the object score is attributed to frame i
+  (:func:`vadlib.models.object_pipeline.window_frames`).
 * ``appearance``: the crops of the centre frame's box (inclusive integer pixel corners, see
   :func:`vadlib.models.object_pipeline.crop_box`) in each frame of the cube, resized to S × S,
   RGB (or grey, C = 1) in [0, 1].
@@ -64,8 +70,11 @@ class ObjectHost(nn.Module):
     #: registry key and printed name (set by each registered host)
     name: ClassVar[str]
     label: ClassVar[str]
-    #: frames per object cube, odd, centred on the scored frame
+    #: frames per object cube, odd, centred on the scored frame (see ``score_anchor``)
     window: ClassVar[int] = 1
+    #: where the scored frame sits in its cube: "centre" (frames i − h .. i + h) or "last" (frames
+    #: i − window + 1 .. i); the object's score is attributed to that frame
+    score_anchor: ClassVar[str] = "centre"
     #: whether batches carry ``flow`` (the pipeline computes optical flow only for such hosts)
     needs_flow: ClassVar[bool] = False
     #: crop side S per model size
@@ -141,6 +150,11 @@ class ObjectHost(nn.Module):
     def training_loss(self, batch: dict) -> tuple[torch.Tensor, dict[str, float]]:
         """The host's loss on a batch of normal objects, and numbers to log."""
         raise NotImplementedError
+
+    def on_train_step(self, step: int, total_steps: int) -> None:
+        """Called by the object run once before training (``step = -1``) and after each
+        optimisation step ``step`` (0-based) of ``total_steps``, for hosts whose training changes
+        from step to step (HF2-VAD's staged training); default: nothing."""
 
     def calibrate(self, batches: Iterable[dict]) -> None:
         """Called once after training with batches of normal training objects (no gradients), for

@@ -31,7 +31,10 @@ the pixel columns ``floor(x1) .. ceil(x2) − 1``.
 i − h .. i + h (h = (window − 1) / 2; one box for every frame of the cube, as seed 003 L62 crops
 "the corresponding bounding box from frames {i − t, …, i + t}"), each crop resized to S × S
 (bilinear, area interpolation when shrinking: the frame loaders' rule) without keeping the aspect
-ratio (seed 003 L167: 64 × 64 crops), RGB in [0, 1].
+ratio (seed 003 L167: 64 × 64 crops), RGB in [0, 1]. A host that scores the *last* frame of its
+cube (HF2-VAD predicts frame i from frames i − 4 .. i − 1) takes the cube ``anchor="last"``: the
+box of frame i cropped from frames i − T + 1 .. i (:func:`window_frames`), so that its score,
+which belongs to frame i, is about frame i and its box.
 
 **Flow** (:class:`VideoFlow`, :func:`flow_cubes`): optical flow between consecutive frames by
 torchvision's RAFT-small (Teed & Deng, ECCV 2020) with the weights policy of FFP
@@ -65,8 +68,8 @@ from torch import nn
 from vadlib.models.ffp import FLOW_UPDATES, load_flow_network
 
 __all__ = ["DETECTORS", "DETECTION_THRESHOLD", "DETECTION_COLUMNS", "detector_weights_path", "load_detector",
-           "detect", "oracle_detections", "to_pixel_box", "crop_box", "object_cubes", "LRUCache", "FrameReader",
-           "VideoFlow", "flow_cubes", "temporal_filter", "FRAME_FILTERS"]
+           "detect", "oracle_detections", "to_pixel_box", "crop_box", "ANCHORS", "window_frames", "object_cubes",
+           "LRUCache", "FrameReader", "VideoFlow", "flow_cubes", "temporal_filter", "FRAME_FILTERS"]
 
 #: detector name -> (torchvision builder, its weights enum): the detectors :func:`detect` runs
 DETECTORS = {
@@ -208,16 +211,30 @@ def crop_box(frame: np.ndarray, box: Sequence[int], size: int) -> np.ndarray:
     return out.reshape(size, size, frame.shape[2])
 
 
+ANCHORS = ("centre", "last")
+
+
+def window_frames(frame: int, window: int, anchor: str = "centre") -> range:
+    """The frames of the cube of an object detected in ``frame``: ``frame − h .. frame + h``
+    (``anchor="centre"``, h = (window − 1) / 2; ``window`` odd) or ``frame − window + 1 .. frame``
+    (``anchor="last"``: the detection frame is the cube's last frame, as HF2-VAD predicts the last
+    frame of its clip from the frames before it). The object's score belongs to ``frame``."""
+    if anchor not in ANCHORS:
+        raise ValueError(f"anchor must be one of {ANCHORS}, got {anchor!r}")
+    if window < 1 or (anchor == "centre" and window % 2 == 0):
+        raise ValueError(f"window must be an odd number >= 1 (a positive one for anchor 'last'), got {window}")
+    first = frame - window // 2 if anchor == "centre" else frame - window + 1
+    return range(first, first + window)
+
+
 def object_cubes(read_frame: Callable[[int], np.ndarray], boxes_of_frame: np.ndarray, frame: int,
-                 window: int, size: int) -> torch.Tensor:
+                 window: int, size: int, anchor: str = "centre") -> torch.Tensor:
     """Appearance cubes N×T×C×S×S in [0, 1] of the N boxes (N×4, inclusive corners) of frame
-    ``frame``: each box cropped from frames ``frame − h .. frame + h`` (T = ``window`` = 2h + 1)
-    read by ``read_frame(number) -> uint8 H×W×C``, resized to S = ``size``."""
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be an odd number >= 1, got {window}")
-    half = window // 2
+    ``frame``: each box cropped from the frames of :func:`window_frames` (``frame − h .. frame +
+    h``, T = ``window`` = 2h + 1, or the T frames ending at ``frame`` for ``anchor="last"``) read
+    by ``read_frame(number) -> uint8 H×W×C``, resized to S = ``size``."""
     boxes = np.asarray(boxes_of_frame, dtype=np.int64).reshape(-1, 4)
-    frames = [read_frame(frame + k) for k in range(-half, half + 1)]
+    frames = [read_frame(j) for j in window_frames(frame, window, anchor)]
     cubes = np.stack([np.stack([crop_box(f, box, size) for f in frames]) for box in boxes]) if len(boxes) else \
         np.zeros((0, window, size, size, frames[0].shape[2]), np.uint8)
     return torch.from_numpy(cubes).permute(0, 1, 4, 2, 3).float().div(255)
@@ -322,16 +339,15 @@ class VideoFlow:
 
 
 def flow_cubes(flow_of_frame: Callable[[int], np.ndarray], boxes_of_frame: np.ndarray, frame: int,
-               window: int, size: int) -> torch.Tensor:
+               window: int, size: int, anchor: str = "centre") -> torch.Tensor:
     """Flow cubes N×(T−1)×2×S×S of the N boxes of frame ``frame``: the flow from frame j to j + 1
-    for j = frame − h .. frame + h − 1 (``flow_of_frame(j)`` -> 2×H×W in original pixels, e.g. a
-    :class:`VideoFlow`), cropped with the box, resized to S = ``size`` and rescaled to pixels of
-    the crop (u × S / box width, v × S / box height)."""
-    if window < 1 or window % 2 == 0:
-        raise ValueError(f"window must be an odd number >= 1, got {window}")
-    half = window // 2
+    for j = the cube's frames but its last (:func:`window_frames`: frame − h .. frame + h − 1, or
+    frame − T + 1 .. frame − 1 for ``anchor="last"``; ``flow_of_frame(j)`` -> 2×H×W in original
+    pixels, e.g. a :class:`VideoFlow`), cropped with the box, resized to S = ``size`` and rescaled
+    to pixels of the crop (u × S / box width, v × S / box height)."""
     boxes = np.asarray(boxes_of_frame, dtype=np.int64).reshape(-1, 4)
-    flows = [np.ascontiguousarray(flow_of_frame(j).transpose(1, 2, 0)) for j in range(frame - half, frame + half)]
+    flows = [np.ascontiguousarray(flow_of_frame(j).transpose(1, 2, 0))
+             for j in list(window_frames(frame, window, anchor))[:-1]]
     out = np.zeros((len(boxes), window - 1, 2, size, size), np.float32)
     for n, (x1, y1, x2, y2) in enumerate(boxes):
         scale = np.array([size / (x2 - x1 + 1), size / (y2 - y1 + 1)], np.float32)

@@ -8,14 +8,17 @@
 * D.4 (= 5.1): the 2D and 3D hosts on BraTS (:data:`BRATS_ROWS`; :func:`brats_table`);
 * D.5 (= 5.4), D.6 (= 5.2): FFP and MNAD without a block, + SSPCAB and + SSMCTB on Avenue and
   ShanghaiTech, MNAD on Thermal Rare Event (:func:`comparison_spec`; :func:`comparison_table`);
-* D.7: FFP's test time per frame and 3D DRAEM's per chunk (:func:`table_d7_image`).
+* D.7: FFP's test time per frame and 3D DRAEM's per chunk (:func:`table_d7_image`);
+* an extra check, not a thesis table: the UCSD Ped2 numbers of seed 003 (Georgescu et al., CVPR
+  2021, "SSMTL", the framework SSMTL++ extends) beside SSMTL on Ped2, under quick and full only
+  (:data:`PED2_CHECK`; :func:`ped2_table`).
 """
 
 from __future__ import annotations
 
 import pandas as pd
 
-from vadlib import reported
+from vadlib import artifacts, reported
 from vadlib.models.registry import host_class, host_names
 from vadlib.papers.video_tables import ATTENTION, LOSSES, blank, dataset_columns, integer, side, timing_row
 from vadlib.runs import image_ad, video_ad
@@ -25,7 +28,8 @@ from vadlib.runs.image_ad import (TableSpec, class_display, measured_inference_t
 from vadlib.runs.video_ad import (BASELINE, AblationSpec, ComparisonSpec, Variant, frame_scores,
                                   measured_speed)
 
-__all__ = ["ABLATIONS", "BASELINE", "BRATS_ROWS", "CHAPTER5_LABELS", "COMPARISON_DATASETS", "HOST_LABELS",
+__all__ = ["ABLATIONS", "BASELINE", "BRATS_ROWS", "PED2_CHECK", "PED2_HOST_OPTIONS", "ped2_reported",
+           "ped2_runs", "ped2_table", "CHAPTER5_LABELS", "COMPARISON_DATASETS", "HOST_LABELS",
            "TABLE_D3", "Variant", "ablation_table", "brats_runs", "brats_table", "chapter5_labels",
            "class_display", "comparison_spec", "comparison_table", "frame_scores", "macro_policies", "measured_inference_times",
            "measured_speed", "model_label", "mvtec_classes", "plan", "run_examples", "table_d3",
@@ -146,6 +150,11 @@ D6_ROWS = (("Park et al. [44]", "mnad", BASELINE), ("Park et al. [44] + SSPCAB",
 #: where the block goes in a host whose papers' placement is not the penultimate conv ("late"):
 #: MAE's "before the first transformer block" (T L2596)
 POSITION = {"mae": "before_first_block"}
+#: host options of D.5's rows *with a block*: Paper D's λ for HF2-VAD, 0.001 ("we decrease λ to
+#: 0.001" for [57, 59], T L2599), where Paper C used 0.01 (T L2084; paper_C.md §8 item 2). λ only
+#: weights the block's loss, so the baseline row keeps the default options and stays the same
+#: cached run as Table C.3's
+BLOCK_HOST_OPTIONS = {"hf2vad": (("paper", "D"),)}
 
 
 def _d5_rows() -> tuple[tuple[str, str, Variant], ...]:
@@ -157,15 +166,16 @@ def _d5_rows() -> tuple[tuple[str, str, Variant], ...]:
     for host, stem in (("ffp", "Liu et al. [42]"), ("mae", "He et al. [60]"), ("mnad", "Park et al. [44]"),
                        ("hf2vad", "Liu et al. [59]"), ("georgescu", "Georgescu et al. [58]"),
                        ("ssmtl", "Bărbălău et al. [55]")):
+        def with_block(block: str, host: str = host) -> Variant:
+            return Variant(block, position=POSITION.get(host, "late"), host_options=BLOCK_HOST_OPTIONS.get(host, ()))
         for label in labels:
             if label == stem:
                 rows.append((label, host, BASELINE))
             elif label.startswith(stem + " + SSPCAB"):
-                rows.append((label, host, Variant("sspcab", position=POSITION.get(host, "late"))))
-            elif label.startswith(stem + " + SSMCTB"):
-                rows.append((label, host, Variant("ssmctb", position=POSITION.get(host, "late"))))
-            elif label.startswith(stem + " + 3D SSMCTB"):  # the run takes a block's 3D form at a 3D conv
-                rows.append((label, host, Variant("ssmctb", position=POSITION.get(host, "late"))))
+                rows.append((label, host, with_block("sspcab")))
+            elif label.startswith((stem + " + SSMCTB", stem + " + 3D SSMCTB")):
+                # "3D SSMCTB": the run takes a block's 3D form at a 3D convolution
+                rows.append((label, host, with_block("ssmctb")))
     return tuple(rows)
 
 
@@ -205,10 +215,71 @@ def chapter5_labels(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(Method=frame.Method.map(relabel))
 
 
+# ------------------------------------------------------------------ extra check: seed 003 on UCSD Ped2
+#: id of the extra-check table (not a thesis table): seed 003's UCSD Ped2 numbers, reported vs reproduced
+PED2_CHECK = "003.Ped2"
+PED2_CAPTION = ("Extra check (not a thesis table): UCSD Ped2, Georgescu et al., CVPR 2021 (seed 003 = SSMTL, "
+                "the framework of thesis [50]/[11], extended by SSMTL++ [55]): frame-level AUC of its Table 2 "
+                "(object level, frame level, late fusion; L210-212) and AUC, RBDC, TBDC of its Table 3 "
+                "(L235), in %. Reproduced: the ssmtl host as SSMTL -- its three self-supervised tasks, no "
+                "transformer, no distillation -- on Faster R-CNN objects kept above 0.5 (L165); the "
+                "reproduced AUC is macro (per-video, with the (0, 0) / (1, 1) padding), the micro AUC is "
+                "shown beside it. Run under the quick and full profiles only.")
+PED2_FILE = reported.HERE / "peer_003_ped2.csv"
+#: SSMTL (seed 003) in the ssmtl host: arrow of time, motion irregularity, middle box (L101-121),
+#: the pure 3D CNN (no SSMTL++ transformer). The distillation task (L123-127, weighted by λ = 0.5 on
+#: Ped2, L167) needs teacher outputs (ResNet-50 logits, YOLOv3 class probabilities) that the object
+#: pipeline does not produce, so it is left out and λ has nothing to weigh
+PED2_HOST_OPTIONS = (("tasks", ("arrow", "irregularity", "middle")), ("transformer_blocks", 0))
+
+
+def ped2_reported() -> pd.DataFrame:
+    """The transcribed Ped2 numbers of seed 003 (``vadlib/reported/peer_003_ped2.csv``; "-" = not
+    reported), numbers as floats, label columns ``Method``, ``Level``."""
+    frame = pd.read_csv(PED2_FILE, dtype=str, keep_default_na=False)
+    keys = ["Method", "Level"]
+    for column in frame.columns.difference(keys):
+        frame[column] = pd.to_numeric(frame[column].replace({"-": None, "": None}))
+    frame.attrs["key_columns"] = keys
+    return frame
+
+
+def ped2_runs(settings) -> list:
+    """The run of the extra check: SSMTL (:data:`PED2_HOST_OPTIONS`) on UCSD Ped2, detection
+    threshold 0.5 (seed 003 L165, the pipeline's Ped2 value); none under the smoke profile."""
+    if getattr(settings, "profile", "smoke") == "smoke":
+        return []
+    from vadlib.runs import object_vad
+    return [object_vad.run_config(settings, "ssmtl", "ucsd_ped2", Variant(host_options=PED2_HOST_OPTIONS))]
+
+
+def ped2_table(settings) -> pd.DataFrame:
+    """The extra-check table: seed 003's printed Ped2 numbers, the reproduced object-level row
+    (AUC = macro, as the SSMTL authors report it; RBDC/TBDC need Ped2 track annotations, which
+    ``vad_tracks`` does not have) and Δ (:func:`vadlib.artifacts.compare`), plus the reproduced
+    micro AUC. Under smoke every row is "not run"."""
+    printed = ped2_reported()
+    keys = printed.attrs["key_columns"]
+    rows = []
+    runs = ped2_runs(settings)
+    for run, result in zip(runs, run_experiments(runs)):
+        rows.append({"Method": printed.Method.iloc[0], "Level": "object level", "AUC": 100 * result["auc_macro"],
+                     "RBDC": percent(result.get("rbdc")), "TBDC": percent(result.get("tbdc")),
+                     "AUC Micro": 100 * result["auc_micro"]})
+    reproduced = pd.DataFrame(rows, columns=keys + ["AUC", "RBDC", "TBDC", "AUC Micro"])
+    measured = [c for c in ("AUC", "RBDC", "TBDC") if reproduced[c].notna().any()]
+    table = artifacts.compare(printed, reproduced[keys + measured])
+    micro = dict(zip(zip(reproduced.Method, reproduced.Level), reproduced["AUC Micro"]))
+    table.insert(table.columns.get_loc("AUC | Δ") + 1, "AUC Micro | reproduced",
+                 [micro.get(key) for key in zip(table.Method, table.Level)])
+    return table
+
+
 def plan(settings) -> list:
     """Every run notebook 04 makes: the image runs of D.3 and D.4, then the video runs of D.2,
-    D.8–D.12, D.5 and D.6 (each once, in that order)."""
+    D.8–D.12, D.5 and D.6 (each once, in that order), then the Ped2 extra check (quick, full)."""
     video = [run for table in ABLATIONS for run in video_ad.ablation_runs(settings, ABLATIONS[table])]
     video += video_ad.comparison_runs(settings, comparison_spec("D.5"))
     video += video_ad.comparison_runs(settings, comparison_spec("D.6"))
-    return image_ad.mvtec_runs(settings, TABLE_D3) + brats_runs(settings) + list(dict.fromkeys(video))
+    return (image_ad.mvtec_runs(settings, TABLE_D3) + brats_runs(settings) + list(dict.fromkeys(video))
+            + ped2_runs(settings))

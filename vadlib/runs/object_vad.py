@@ -1,6 +1,7 @@
 """How one object-centric video anomaly-detection run works: one cached experiment per (object
 host, block, placement, block options, dataset, detector), the object-centric rows of Tables C.3,
-D.5 and D.6 (HF2-VAD, Georgescu et al.'s background-agnostic framework, SSMTL++).
+D.5 and D.6 (HF2-VAD, Georgescu et al.'s background-agnostic framework, SSMTL++), and SSMTL on UCSD
+Ped2 (notebook 04's extra check of seed 003).
 
 A run
 
@@ -9,7 +10,8 @@ A run
    rendered objects, ``detector="oracle"``, on the synthetic twins), keeping the detections in
    the run directory (``detections.csv``: a resumed run does not detect again);
 2. builds object cubes -- the appearance crops of each object's box in the ``window`` frames
-   centred on its frame and, for hosts with ``needs_flow``, the optical flow inside the box --
+   centred on its frame (ending at its frame for a host with ``score_anchor = "last"``: HF2-VAD)
+   and, for hosts with ``needs_flow``, the optical flow inside the box --
    and trains the host (:mod:`vadlib.models.object_hosts`) on the training objects with
    SSPCAB/SSMCTB at the host's placement, weighted by its λ (Eq. C.3), through
    :func:`vadlib.runs.train.train`; then hands the host its training objects once
@@ -27,8 +29,10 @@ A run
    map and 3D mean filter of seed 003 L143 (our simplification).
 
 Scored frames: a frame whose window of frames does not fit inside its video (the first and last
-``(window − 1) / 2`` frames) has no cube and is not scored, as FFP's and HF2-VAD's evaluations drop
-the frames without a full window. ``eval_limit`` caps the scored frames per test video by taking
+``(window − 1) / 2`` frames; the first ``window − 1`` frames for a host anchored on the last frame
+of its cube) has no cube and is not scored, as FFP's and HF2-VAD's evaluations drop the frames
+without a full window (HF2-VAD's official evaluation: the first 4 frames of each video).
+``eval_limit`` caps the scored frames per test video by taking
 every s-th frame, s the smallest stride keeping at most that many (as
 :mod:`vadlib.runs.video_ad`); the temporal filter's size is divided by s. When the budget caps the
 training steps (``max_steps``), the training frames are taken every s-th frame too, s the smallest
@@ -53,7 +57,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from vadlib.data import DataSource, avenue, shanghaitech, synthetic
+from vadlib.data import DataSource, avenue, shanghaitech, synthetic, ucsd_ped2
 from vadlib.models import object_pipeline as pipeline
 from vadlib.models.blocks import make_block, replace_layer
 from vadlib.models.ffp import FLOW_UPDATES, load_flow_network
@@ -73,7 +77,7 @@ from vadlib.runs.video_ad import (
 )
 
 BLOCK_KINDS = (None, "sspcab", "ssmctb")
-OBJECT_DATASETS = ("avenue", "shanghaitech")
+OBJECT_DATASETS = ("avenue", "shanghaitech", "ucsd_ped2")
 DETECTOR_KINDS = ("oracle",) + tuple(pipeline.DETECTORS)
 FLOW_KINDS = ("raft", "random")
 DETECTIONS_FILE = "detections.csv"
@@ -83,13 +87,15 @@ SCORE_BATCH = 64
 #: Avenue frames, ~0.9 GB of its flows
 FRAME_CACHE, FLOW_CACHE = 512, 256
 #: frames of the training / test videos (official releases), for :meth:`ObjectVideoRun.gpu_hours`
-FRAMES = {"avenue": (15328, 15324), "shanghaitech": (274515, 40791)}
+FRAMES = {"avenue": (15328, 15324), "shanghaitech": (274515, 40791), "ucsd_ped2": (2550, 2010)}
+#: test videos per dataset (official releases)
+TEST_VIDEOS = {"avenue": 21, "shanghaitech": 107, "ucsd_ped2": 12}
 #: objects per frame assumed by gpu_hours: seed 003 L380 ("an average of 5 objects per frame")
 OBJECTS_PER_FRAME = 5
 
 
 def _data_module(dataset: str):
-    modules = {"avenue": avenue, "shanghaitech": shanghaitech}
+    modules = {"avenue": avenue, "shanghaitech": shanghaitech, "ucsd_ped2": ucsd_ped2}
     if dataset not in modules:
         raise ValueError(f"dataset must be one of {OBJECT_DATASETS}, got {dataset!r}")
     return modules[dataset]
@@ -97,25 +103,28 @@ def _data_module(dataset: str):
 
 class ObjectCubes(torch.utils.data.Dataset):
     """One item per object of ``objects`` (rows ``video, frame, x1, y1, x2, y2``): ``{"appearance":
-    T×C×S×S, "flow": (T−1)×2×S×S (when ``flows``), "boxes": 4, "index": its row}``."""
+    T×C×S×S, "flow": (T−1)×2×S×S (when ``flows``), "boxes": 4, "index": its row}``, the cube's
+    frames placed around the object's frame by ``anchor``
+    (:func:`vadlib.models.object_pipeline.window_frames`)."""
 
     def __init__(self, objects: pd.DataFrame, readers: dict[str, pipeline.FrameReader], window: int, size: int,
-                 flows: dict[str, pipeline.VideoFlow] | None = None):
+                 flows: dict[str, pipeline.VideoFlow] | None = None, anchor: str = "centre"):
         self.objects = objects.reset_index(drop=True)
         self.videos = self.objects["video"].astype(str).to_numpy()
         self.frames = self.objects["frame"].to_numpy(np.int64)
         self.boxes = self.objects[["x1", "y1", "x2", "y2"]].to_numpy(np.int64)
-        self.readers, self.flows, self.window, self.size = readers, flows, window, size
+        self.readers, self.flows, self.window, self.size, self.anchor = readers, flows, window, size, anchor
 
     def __len__(self) -> int:
         return len(self.objects)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         video, frame, box = self.videos[index], int(self.frames[index]), self.boxes[index]
-        item = {"appearance": pipeline.object_cubes(self.readers[video], box, frame, self.window, self.size)[0],
+        item = {"appearance": pipeline.object_cubes(self.readers[video], box, frame, self.window, self.size,
+                                                    self.anchor)[0],
                 "boxes": torch.from_numpy(box.astype(np.float32)), "index": index}
         if self.flows is not None:
-            item["flow"] = pipeline.flow_cubes(self.flows[video], box, frame, self.window, self.size)[0]
+            item["flow"] = pipeline.flow_cubes(self.flows[video], box, frame, self.window, self.size, self.anchor)[0]
         return item
 
 
@@ -123,16 +132,18 @@ def _to(batch: dict, device: str) -> dict:
     return {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in batch.items()}
 
 
-def _scored_frames(index: pd.DataFrame, window: int, limit: int | None) -> pd.DataFrame:
-    """Rows (``video, frame, label``) of the frames whose window fits in their video, every s-th
-    per video when ``limit`` caps them (:func:`vadlib.runs.video_ad.strided_positions`), with the
-    stride in column ``stride``."""
-    half = window // 2
+def _scored_frames(index: pd.DataFrame, window: int, limit: int | None, anchor: str = "centre") -> pd.DataFrame:
+    """Rows (``video, frame, label``) of the frames whose window (placed by ``anchor``,
+    :func:`vadlib.models.object_pipeline.window_frames`) fits in their video, every s-th per video
+    when ``limit`` caps them (:func:`vadlib.runs.video_ad.strided_positions`), with the stride in
+    column ``stride``."""
+    offsets = pipeline.window_frames(0, window, anchor)
+    before, after = -offsets[0], offsets[-1]
     rows = []
     for video, group in index.groupby("video", sort=True):
         group = group.sort_values("frame")
         if len(group) >= window:
-            rows.append(group.iloc[half:len(group) - half])
+            rows.append(group.iloc[before:len(group) - after])
     if not rows:
         return pd.DataFrame(columns=["video", "frame", "label", "stride"])
     eligible = pd.concat(rows, ignore_index=True)[["video", "frame", "label"]]
@@ -288,12 +299,12 @@ class ObjectVideoRun(Experiment):
         schedule = self.schedule()
         train_index, test_index = self.index(root, "train"), self.index(root, "test")
         # training frames: every frame with a full window, over all videos at most train_limit
-        train_frames = _scored_frames(train_index, host.window, None)
+        train_frames = _scored_frames(train_index, host.window, None, host.score_anchor)
         limit = self.train_limit(schedule.batch_size)
         if limit is not None and len(train_frames) > limit:
             stride = math.ceil(len(train_frames) / limit)
             train_frames = train_frames.iloc[::stride].reset_index(drop=True)
-        test_frames = _scored_frames(test_index, host.window, self.budget.eval_limit)
+        test_frames = _scored_frames(test_index, host.window, self.budget.eval_limit, host.score_anchor)
         unscored = sorted(set(test_index.video.astype(str)) - set(test_frames.video.astype(str)))
         if unscored:
             warnings.warn(f"{self.dataset}: test videos {', '.join(unscored)} are shorter than {self.host}'s "
@@ -307,17 +318,20 @@ class ObjectVideoRun(Experiment):
                                f"(threshold {self.threshold})")
         flow_net = self.flow_network(host)
         train_set = ObjectCubes(train_objects, train_readers, host.window, host.side,
-                                self.flows(train_readers, flow_net))
+                                self.flows(train_readers, flow_net), host.score_anchor)
         per_epoch = self.host_type.steps_per_epoch or math.ceil(len(train_set) / schedule.batch_size)
         steps = self.budget.steps(schedule.epochs, per_epoch)
         loader = data_loader(train_set, schedule.batch_size, shuffle=True, seed=self.seed)
+        host.on_train_step(-1, steps)  # a staged host starts its first stage (a resumed run: its checkpoint's)
         history = train(host, lambda batch: host.training_loss(_to(batch, self.device)), endless(loader),
                         schedule=schedule, total_steps=steps, block_weight=host.block_weight if self.block else 0.0,
-                        ctx=ctx, device=self.device, description=f"{self.host} {self.block or ''} {self.dataset}")
+                        ctx=ctx, device=self.device, description=f"{self.host} {self.block or ''} {self.dataset}",
+                        on_step=lambda step, _: host.on_train_step(step, steps))
         host.eval()
         with torch.no_grad():
             host.calibrate(_to(b, self.device) for b in data_loader(train_set, SCORE_BATCH))
-        test_set = ObjectCubes(test_objects, test_readers, host.window, host.side, self.flows(test_readers, flow_net))
+        test_set = ObjectCubes(test_objects, test_readers, host.window, host.side, self.flows(test_readers, flow_net),
+                               host.score_anchor)
         object_scores = score_objects(host, test_set, self.device)
         scored = frame_scores(test_frames, test_objects, object_scores, host.frame_filter)
         regions = test_objects[["video", "frame", "x1", "y1", "x2", "y2"]].assign(score=object_scores)
@@ -357,12 +371,14 @@ class ObjectVideoRun(Experiment):
         batches = {}
         for split in ("train", "test"):
             index = twin.index(root, split)
-            frames = _scored_frames(index, host.window, 2)
+            frames = _scored_frames(index, host.window, 2, host.score_anchor)
             readers = twin.readers(index)
             objects = twin.detect(split, frames, readers).head(2)
             batches[split] = next(iter(data_loader(ObjectCubes(objects, readers, host.window, host.side,
-                                                               twin.flows(readers, flow_net)), 2)))
+                                                               twin.flows(readers, flow_net), host.score_anchor),
+                                                   2)))
         started = time.perf_counter()
+        host.on_train_step(-1, 1)
         train(host, host.training_loss, iter([batches["train"]]), schedule=schedule, total_steps=1,
               block_weight=host.block_weight if self.block else 0.0, progress=False)
         host.eval()
@@ -389,7 +405,7 @@ class ObjectVideoRun(Experiment):
         train_frames = n_train if limit is None else min(n_train, limit)
         per_epoch = self.host_type.steps_per_epoch or math.ceil(OBJECTS_PER_FRAME * train_frames / schedule.batch_size)
         steps = self.budget.steps(schedule.epochs, per_epoch)
-        n_videos = {"avenue": 21, "shanghaitech": 107}[self.dataset]
+        n_videos = TEST_VIDEOS[self.dataset]
         test_frames = n_test if self.budget.eval_limit is None else min(n_test, n_videos * self.budget.eval_limit)
         frames = train_frames + test_frames
         seconds = 0.1 * steps + (0.05 * frames if self.detector != "oracle" else 0.0) + \
@@ -443,9 +459,10 @@ def load_detections(config: ObjectVideoRun) -> pd.DataFrame:
 
 # ------------------------------------------------------------------ runs of a profile
 def variant_run(host: str, dataset: str, variant: Variant = BASELINE, **fields) -> ObjectVideoRun:
-    """The run of object host ``host`` with ``variant``'s block on ``dataset``."""
+    """The run of object host ``host`` with ``variant``'s block (and host options) on ``dataset``."""
     return ObjectVideoRun(host=host, block=variant.block, dataset=dataset, position=variant.position,
-                          block_options=_without_defaults(variant.block, variant.options), **fields)
+                          block_options=_without_defaults(variant.block, variant.options),
+                          host_options=variant.host_options, **fields)
 
 
 def run_config(settings, host: str, dataset: str, variant: Variant = BASELINE) -> ObjectVideoRun:

@@ -401,11 +401,14 @@ METRIC_COLUMNS = {"AUC Micro": "auc_micro", "AUC Macro": "auc_macro", "RBDC": "r
 
 @dataclass(frozen=True)
 class Variant:
-    """The block part of a run: which block, where, with which constructor arguments."""
+    """The block part of a run: which block, where, with which constructor arguments; and the
+    host options a table's row sets beside it (``host_options``: Table D.5's HF2-VAD rows with a
+    block take Paper D's λ, ``(("paper", "D"),)``)."""
 
     block: str | None = None
     position: str = "late"
     options: tuple[tuple[str, Any], ...] = ()
+    host_options: tuple[tuple[str, Any], ...] = ()
 
 
 BASELINE = Variant()
@@ -428,7 +431,7 @@ DATASET_HOST_OPTIONS = {("ffp", "avenue"): (("lam_int", 0.001),)}
 def variant_run(host: str, dataset: str, variant: Variant = BASELINE, **fields) -> VideoAnomalyRun:
     """The run of ``host`` with ``variant``'s block on ``dataset``; ``fields``: the rest of its config."""
     return VideoAnomalyRun(host=host, block=variant.block, dataset=dataset, position=variant.position,
-                           host_options=DATASET_HOST_OPTIONS.get((host, dataset), ()),
+                           host_options=DATASET_HOST_OPTIONS.get((host, dataset), ()) + variant.host_options,
                            block_options=_without_defaults(variant.block, variant.options), **fields)
 
 
