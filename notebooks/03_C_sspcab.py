@@ -246,10 +246,9 @@ display(nb.table("C.S2", reproduced=c5))
 # %%
 import pandas as pd
 
-c6_speed = c_sspcab.measured_speed(nb.settings, "ffp", {"baseline": c_sspcab.BASELINE, "+SSPCAB": c_sspcab.Variant("sspcab")})
+c6_speed = c_sspcab.measured_speed(nb.settings, "ffp", c_sspcab.SPEED_VARIANTS["ffp"])
 display(c6_speed.round(2))
-c6_objects = c_sspcab.measured_speed(nb.settings, "georgescu", {"baseline": c_sspcab.BASELINE,
-                                                                 "+SSPCAB": c_sspcab.Variant("sspcab")})
+c6_objects = c_sspcab.measured_speed(nb.settings, "georgescu", c_sspcab.SPEED_VARIANTS["georgescu"])
 display(c6_objects.round(2))
 c6 = pd.concat([c_sspcab.timing_row(speeds, method, {"Time baseline (ms)": "baseline", "Time +SSPCAB (ms)": "+SSPCAB"},
                                     expansion=("Relative expansion (%)", "+SSPCAB"))

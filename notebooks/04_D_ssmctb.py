@@ -253,12 +253,9 @@ for dataset in ("avenue", "thermal_rare_event"):
 # `figures/timings/` with the machine it was measured on, apart from the byte-identical tables.
 
 # %%
-ffp_speed = d_ssmctb.measured_speed(nb.settings, "ffp", {"baseline": d_ssmctb.BASELINE, "+SSPCAB": d_ssmctb.Variant("sspcab"),
-                                                "+SSMCTB": d_ssmctb.Variant("ssmctb")})
+ffp_speed = d_ssmctb.measured_speed(nb.settings, "ffp", d_ssmctb.SPEED_VARIANTS["ffp"])
 image_times = d_ssmctb.measured_inference_times(nb.settings)
-object_speed = d_ssmctb.measured_speed(nb.settings, "georgescu", {"baseline": d_ssmctb.BASELINE,
-                                                                  "+SSPCAB": d_ssmctb.Variant("sspcab"),
-                                                                  "+SSMCTB": d_ssmctb.Variant("ssmctb")})
+object_speed = d_ssmctb.measured_speed(nb.settings, "georgescu", d_ssmctb.SPEED_VARIANTS["georgescu"])
 times = {"Time baseline (ms)": "baseline", "Time +SSPCAB (ms)": "+SSPCAB", "Time +SSMCTB (ms)": "+SSMCTB"}
 d7 = pd.concat([d_ssmctb.timing_row(ffp_speed, "Liu et al. [42]", times),
                 d_ssmctb.timing_row(object_speed, "Georgescu et al. [58]", times),

@@ -124,3 +124,13 @@ def planned_runs(entry: NotebookEntry, settings) -> list:
     if entry.papers is None:
         return []
     return importlib.import_module(entry.papers).plan(settings)
+
+
+def planned_measurements(entry: NotebookEntry, settings) -> list:
+    """The speed measurements ``entry``'s notebook makes under ``settings``, as cached runs
+    (:class:`vadlib.runs.timing.Measurement`; none for most notebooks). Kept apart from
+    :func:`planned_runs`: they are timings of a machine, not results, and a dry run skips them."""
+    if entry.papers is None:
+        return []
+    module = importlib.import_module(entry.papers)
+    return module.measurements(settings) if hasattr(module, "measurements") else []

@@ -313,3 +313,14 @@ def test_runs_sent_to_slurm_are_planned_for_the_compute_nodes_device():
     assert cli.slurm_device(auto, "smoke", {}, SlurmOptions()).device == "cpu"
     with pytest.raises(ExecutorError, match="--gpus-per-run"):
         cli.slurm_device(profiles.resolve("smoke", device="cuda"), "smoke", {"device": "cuda"}, SlurmOptions())
+
+
+def test_the_speed_measurements_of_notebooks_03_and_04_go_with_the_runs():
+    """Timed where the runs go (a GPU node), so the notebooks after an executor only read them."""
+    from vadlib import catalog, profiles
+
+    runs, _ = executors.plan_runs([catalog.notebook_by_id("03"), catalog.notebook_by_id("04")], profiles.resolve("smoke"))
+    measured = sorted((r.notebooks, json.loads(r.config.arguments)["host"] if r.config.what == "video_speed"
+                       else "image hosts") for r in runs if r.kind == "measurement")
+    assert measured == [(("03",), "ffp"), (("03",), "georgescu"), (("04",), "ffp"), (("04",), "georgescu"),
+                        (("04",), "image hosts")]

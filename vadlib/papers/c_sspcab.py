@@ -24,7 +24,7 @@ from vadlib.runs.video_ad import (BASELINE, AblationSpec, ComparisonSpec, Varian
                                   measured_speed)
 
 __all__ = ["ABLATIONS", "BASELINE", "C3", "TABLE_C2", "Variant", "ablation_table", "class_display",
-           "comparison_table", "explorer", "frame_scores", "measured_speed", "model_label", "mvtec_classes",
+           "SPEED_VARIANTS", "comparison_table", "explorer", "measurements", "frame_scores", "measured_speed", "model_label", "mvtec_classes",
            "plan", "run_examples", "table_c2", "timing_row"]
 
 TABLE_C2 = TableSpec("C.2", tuple(
@@ -84,6 +84,16 @@ def comparison_table(settings, table_id: str = "C.3") -> pd.DataFrame:
     if table_id != C3.table_id:
         raise KeyError(f"Paper C has one comparison table, C.3; got {table_id!r}")
     return video_ad.comparison_table(settings, C3)
+
+
+#: the variants Table C.6 times, per host: FFP per frame, Georgescu et al. per object
+SPEED_VARIANTS = {host: {"baseline": BASELINE, "+SSPCAB": Variant("sspcab")} for host in ("ffp", "georgescu")}
+
+
+def measurements(settings) -> list:
+    """The speed measurements notebook 03 makes (Table C.6), as cached runs: an executor makes
+    them where the runs go (the GPU nodes), not where the notebook runs."""
+    return [video_ad.speed_measurement(settings, host, variants) for host, variants in SPEED_VARIANTS.items()]
 
 
 def plan(settings) -> list:

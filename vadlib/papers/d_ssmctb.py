@@ -33,7 +33,7 @@ __all__ = ["ABLATIONS", "BASELINE", "BRATS_ROWS", "PED2_CHECK", "PED2_HOST_OPTIO
            "TABLE_D3", "Variant", "ablation_table", "brats_runs", "brats_table", "chapter5_labels",
            "class_display", "comparison_spec", "comparison_table", "frame_scores", "macro_policies", "measured_inference_times",
            "measured_speed", "model_label", "mvtec_classes", "plan", "run_examples", "table_d3",
-           "table_d7_image", "timing_row"]
+           "table_d7_image", "timing_row", "SPEED_VARIANTS", "measurements"]
 
 #: image host -> its printed name (the host class's ``label``), for the notebook's figure titles
 HOST_LABELS = {name: host_class(name).label for name in host_names("image")}
@@ -273,6 +273,18 @@ def ped2_table(settings) -> pd.DataFrame:
     table.insert(table.columns.get_loc("AUC | Δ") + 1, "AUC Micro | reproduced",
                  [micro.get(key) for key in zip(table.Method, table.Level)])
     return table
+
+
+#: the variants Table D.7 times, per host: FFP per frame, Georgescu et al. per object
+SPEED_VARIANTS = {host: {"baseline": BASELINE, "+SSPCAB": Variant("sspcab"), "+SSMCTB": Variant("ssmctb")}
+                  for host in ("ffp", "georgescu")}
+
+
+def measurements(settings) -> list:
+    """The speed measurements notebook 04 makes (Table D.7: video hosts and image hosts), as
+    cached runs: an executor makes them where the runs go (the GPU nodes)."""
+    return ([video_ad.speed_measurement(settings, host, variants) for host, variants in SPEED_VARIANTS.items()]
+            + [image_ad.inference_times_measurement(settings)])
 
 
 def plan(settings) -> list:

@@ -77,13 +77,15 @@ class PlannedRun:
 
 def plan_runs(entries, settings, root: Path | None = None) -> tuple[list[PlannedRun], int]:
     """The distinct runs the notebooks ``entries`` make under ``settings`` that the cache does not
-    hold yet, largest estimate first (the longest jobs start first), and the number already cached."""
+    hold yet, largest estimate first (the longest jobs start first), and the number already cached.
+    Speed measurements count as runs here: timed where the runs go (a GPU node), not on the machine
+    that then executes the notebooks."""
     from vadlib import catalog
 
     configs: dict[str, Experiment] = {}
     users: dict[str, list[str]] = {}
     for entry in entries:
-        for config in catalog.planned_runs(entry, settings):
+        for config in catalog.planned_runs(entry, settings) + catalog.planned_measurements(entry, settings):
             key = config_hash(config)
             configs.setdefault(key, config)
             users.setdefault(key, []).append(entry.number)

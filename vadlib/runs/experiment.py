@@ -268,7 +268,7 @@ UNPLANNED_ENV = "VADLIB_UNPLANNED_RUNS"
 
 def _note_unplanned(config: Experiment, directory: Path) -> None:
     target = os.environ.get(UNPLANNED_ENV)
-    if not target or config.kind == "measurement":  # timings are made where the notebook runs, by design
+    if not target:
         return
     log.warning("run %s (%s) was not computed by the executor; computing it in this process",
                 directory.name, config.kind)

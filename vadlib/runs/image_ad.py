@@ -39,7 +39,7 @@ from vadlib.models.hosts import ImageHost
 from vadlib.models.registry import HostContext, create_host, host_class
 from vadlib.models.schedule import Schedule
 from vadlib.profiles import resolve_device
-from vadlib.runs import code, timing
+from vadlib.runs import code, experiment, timing
 from vadlib.runs.experiment import Budget, Experiment, RunContext, cached_file, run_experiments
 from vadlib.runs.train import data_loader, endless, train
 
@@ -615,5 +615,10 @@ def measured_inference_times(settings) -> pd.DataFrame:
     """:func:`inference_times` at the profile's model size on its device, measured once and
     cached (measurement ``image_inference_times`` of :mod:`vadlib.runs.timing`), so reruns
     reproduce the same table."""
-    return timing.measured("image_inference_times", units=INFERENCE_UNITS, model_size=settings.model_size,
-                           device=resolve_device(settings.device))
+    return pd.DataFrame(experiment.execute(inference_times_measurement(settings))["rows"])
+
+
+def inference_times_measurement(settings) -> timing.Measurement:
+    """The cached measurement behind :func:`measured_inference_times`."""
+    return timing.measurement("image_inference_times", units=INFERENCE_UNITS, model_size=settings.model_size,
+                              device=resolve_device(settings.device))

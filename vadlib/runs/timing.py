@@ -99,7 +99,12 @@ class Measurement(Experiment):
         return {}
 
 
+def measurement(what: str, units: tuple[str, ...] = (), **arguments) -> Measurement:
+    """The cached-run config of measurement ``what`` with ``arguments`` (for the plans of an
+    executor: measured on the machine the runs go to, e.g. a GPU node)."""
+    return Measurement(what, json.dumps(arguments, sort_keys=True), tuple(sorted(units)))
+
+
 def measured(what: str, units: tuple[str, ...] = (), **arguments) -> pd.DataFrame:
     """The DataFrame of measurement ``what`` with ``arguments``, from the cache after the first call."""
-    config = Measurement(what, json.dumps(arguments, sort_keys=True), tuple(sorted(units)))
-    return pd.DataFrame(execute(config)["rows"])
+    return pd.DataFrame(execute(measurement(what, units, **arguments))["rows"])

@@ -660,10 +660,15 @@ def speed(model_size: str, device: str, host: str, variants: dict[str, Variant],
 def measured_speed(settings, host: str, variants: dict[str, Variant]) -> pd.DataFrame:
     """:func:`speed` at the profile's model size on its device, measured once and cached
     (measurement ``video_speed`` of :mod:`vadlib.runs.timing`), so reruns reproduce the same tables."""
-    return timing.measured("video_speed", units=("blocks", "run:video_ad", f"host:{host}"), model_size=settings.model_size,
-                           device=resolve_device(settings.device), host=host,
-                           variants={label: [v.block, v.position, [list(o) for o in v.options]]
-                                     for label, v in variants.items()})
+    return pd.DataFrame(execute(speed_measurement(settings, host, variants))["rows"])
+
+
+def speed_measurement(settings, host: str, variants: dict[str, Variant]) -> timing.Measurement:
+    """The cached measurement behind :func:`measured_speed`."""
+    return timing.measurement("video_speed", units=("blocks", "run:video_ad", f"host:{host}"),
+                              model_size=settings.model_size, device=resolve_device(settings.device), host=host,
+                              variants={label: [v.block, v.position, [list(o) for o in v.options]]
+                                        for label, v in variants.items()})
 
 
 def measure_speed(model_size: str, device: str, host: str, variants: dict[str, list]) -> pd.DataFrame:
