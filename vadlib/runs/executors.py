@@ -523,6 +523,5 @@ def status_report(root: Path | None = None, count: int = 1) -> str:
         started = _dt.datetime.fromtimestamp(record["started"]).isoformat(timespec="seconds")
         board = Board(runs, interactive=False)
         out.append(f"submission {path.parent.name} ({record['executor']}, started {started}): {board.counts()}")
-        out += [f"  {r.state:<9} {r.job_id or '-':<14} {r.key} {r.kind:<18} {','.join(r.notebooks):<6} {r.log}"
-                + (f"\n            {r.error}" if r.error else "") for r in runs]
+        out += board.rows(STATES)
     return "\n".join(out)
