@@ -1,4 +1,5 @@
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -30,6 +31,47 @@ def smoke_cache(tmp_path_factory):
     (nbval, the end-to-end reproduce): a notebook's runs are computed once per session."""
     root = tmp_path_factory.mktemp("smoke-cache")
     return {"VADLIB_RUNS": str(root / "runs"), "VADLIB_DATA": str(root / "data")}
+
+
+class BackgroundReproduce:
+    """``vadlib reproduce`` on a cold run cache, started in the background: the end-to-end test
+    compares its tables with a run on the cache nbval filled. It computes its runs on an executor
+    -- the SLURM cluster where one answers (``scripts/ci/slurm.sh start``), else two local worker
+    processes -- while the nbval tests execute the notebooks beside it, on a core they leave idle."""
+
+    def __init__(self, root: Path, data: str):
+        from vadlib.runs import executors
+        self.figures, self.log = root / "figures", root / "reproduce.log"
+        self.args = ["--jobs", "2"]
+        if executors.slurm_available() is None:
+            self.args += ["--executor", "slurm", "--runs-per-job", "6"]
+        root.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, "VADLIB_FIGURES": str(self.figures), "VADLIB_RUNS": str(root / "runs"),
+               "VADLIB_DATA": data}
+        with open(self.log, "w") as stream:
+            self.process = subprocess.Popen([sys.executable, "-m", "vadlib.cli", "reproduce", *self.args],
+                                            stdout=stream, stderr=subprocess.STDOUT, env=env)
+
+    def wait(self, timeout: float = 2400) -> tuple[int, str]:
+        returncode = self.process.wait(timeout=timeout)
+        return returncode, self.log.read_text()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+
+@pytest.fixture(scope="session")
+def cold_reproduce(tmp_path_factory, smoke_cache):
+    """The background cold reproduce (:class:`BackgroundReproduce`), started by the first notebook
+    test that asks for it."""
+    cold = BackgroundReproduce(tmp_path_factory.mktemp("cold-reproduce"), smoke_cache["VADLIB_DATA"])
+    yield cold
+    cold.stop()
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import nbformat
 import pytest
 
 from vadlib import catalog, cli, paths, profiles, reported, reproduce
-from vadlib.runs import executors
 from vadlib.catalog import NotebookEntry
 
 
@@ -112,7 +111,7 @@ def test_an_interrupted_reproduce_resumes_where_it_stopped(toy_catalog):
 
 
 @pytest.mark.xdist_group("smoke-notebooks")
-def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monkeypatch, smoke_cache):
+def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monkeypatch, smoke_cache, cold_reproduce):
     """Two runs, the second with a cold run cache (the first reuses what the nbval tests computed,
     or computes it): every file under figures/tables/ is byte-identical; measured timings are
     written apart, to figures/timings/. The second computes its runs on an executor -- the SLURM
@@ -136,20 +135,18 @@ def test_reproduce_writes_every_reported_table_identically_twice(tmp_path, monke
     skipped = vadlib_cli("reproduce", "--only", "00,C", env={"VADLIB_RUNS": smoke_cache["VADLIB_RUNS"]})
     assert skipped.returncode == 0 and skipped.stdout.count("skipped") == 2
 
-    # the cold run computes the plan first, through the SLURM cluster where one answers (a job
-    # array; scripts/ci/slurm.sh starts one in CI), else in two local worker processes; the
-    # notebooks then only read the cache
-    second = tmp_path / "second"
-    executor = ["--jobs", "2"] if executors.slurm_available() else ["--executor", "slurm", "--runs-per-job", "6"]
-    rerun = vadlib_cli("reproduce", *executor, env={"VADLIB_FIGURES": str(second),
-                                                    "VADLIB_RUNS": str(tmp_path / "cold-runs")})
+    # the cold run (started in the background beside the nbval tests, see conftest) computed the
+    # plan first, through the SLURM cluster where one answers, else in two local worker processes;
+    # its notebooks then only read the cache
+    returncode, output = cold_reproduce.wait()
     if os.environ.get("VADLIB_SCRATCH"):  # for the CI log
         log = Path(os.environ["VADLIB_SCRATCH"]) / "cold-reproduce.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        log.write_text(f"vadlib reproduce {' '.join(executor)}\n{rerun.stdout}{rerun.stderr}")
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
-    assert re.search(r"runs: queued 0  running 0  done \d+\n", rerun.stdout), rerun.stdout
-    assert "computed in the notebooks" not in rerun.stdout, "the plan misses runs the notebooks make"
+        log.write_text(f"vadlib reproduce {' '.join(cold_reproduce.args)}\n{output}")
+    assert returncode == 0, output[-5000:]
+    assert re.search(r"runs: queued 0  running 0  done \d+\n", output), output[-5000:]
+    assert "computed in the notebooks" not in output, "the plan misses runs the notebooks make"
+    second = cold_reproduce.figures
     first_csvs = sorted(p.name for p in tables.glob("*.csv"))
     assert first_csvs == sorted(p.name for p in (second / "tables").glob("*.csv"))
     for name in first_csvs:
