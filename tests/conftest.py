@@ -37,7 +37,8 @@ class BackgroundReproduce:
     """``vadlib reproduce`` on a cold run cache, started in the background: the end-to-end test
     compares its tables with a run on the cache nbval filled. It computes its runs on an executor
     -- the SLURM cluster where one answers (``scripts/ci/slurm.sh start``), else two local worker
-    processes -- while the nbval tests execute the notebooks beside it, on a core they leave idle."""
+    processes. (Started from the nbval tests it would run beside them, but xdist's loadgroup has been
+    seen to split those tests over both workers, each then starting its own copy.)"""
 
     def __init__(self, root: Path, data: str):
         from vadlib.runs import executors
@@ -67,8 +68,8 @@ class BackgroundReproduce:
 
 @pytest.fixture(scope="session")
 def cold_reproduce(tmp_path_factory, smoke_cache):
-    """The background cold reproduce (:class:`BackgroundReproduce`), started by the first notebook
-    test that asks for it."""
+    """The background cold reproduce (:class:`BackgroundReproduce`), started by the first test
+    that asks for it."""
     cold = BackgroundReproduce(tmp_path_factory.mktemp("cold-reproduce"), smoke_cache["VADLIB_DATA"])
     yield cold
     cold.stop()
