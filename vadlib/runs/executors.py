@@ -276,7 +276,6 @@ def run_local(runs: list[PlannedRun], jobs: int, root: Path | None = None, data_
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
         futures = {pool.submit(_worker_run, run.config, str(root), str(data_root), threads, run.log): run
                    for run in runs}
-        started_at: dict[str, float] = {}
         try:
             pending = set(futures)
             while pending:
@@ -289,7 +288,7 @@ def run_local(runs: list[PlannedRun], jobs: int, root: Path | None = None, data_
                 for future in pending:  # which are running: the pool does not say; the log does
                     run = futures[future]
                     if run.state == "queued" and Path(run.log).exists():
-                        run.state, started_at[run.key] = "running", time.time()
+                        run.state = "running"
                 submission.save()
                 board.update()
         except KeyboardInterrupt:
