@@ -16,5 +16,5 @@ reproduce: install
 	$(BIN)/vadlib reproduce --profile $(PROFILE)
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -n 2 --dist worksteal --durations 25
 	$(BIN)/vadlib reproduce --profile full --dry-run

@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,11 +26,29 @@ def isolated_outputs(tmp_path, monkeypatch):
     return tmp_path
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked ``starts_first`` go to the front, in their collection order: the SLURM executor
+    tests, then the end-to-end reproduce (the longest test). Under ``--dist worksteal`` one worker
+    starts them at once while the other works through the rest and then takes over the first one's
+    queue, so the longest test is not left for the end."""
+    items.sort(key=lambda item: item.get_closest_marker("starts_first") is None)  # stable
+
+
+def shared_tmp_dir(tmp_path_factory, name: str) -> Path:
+    """A temporary directory shared by every pytest-xdist worker of the session (the workers'
+    base temporary directories are siblings), or the session's own without xdist."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / name
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 @pytest.fixture(scope="session")
 def smoke_cache(tmp_path_factory):
     """One run cache and data root for the tests that execute whole notebooks on the smoke profile
-    (nbval, the end-to-end reproduce): a notebook's runs are computed once per session."""
-    root = tmp_path_factory.mktemp("smoke-cache")
+    (nbval, the end-to-end reproduce), shared by the xdist workers: a run is computed once per
+    session, whichever worker asks first (the run locks make the others wait, then read it)."""
+    root = shared_tmp_dir(tmp_path_factory, "smoke-cache")
     return {"VADLIB_RUNS": str(root / "runs"), "VADLIB_DATA": str(root / "data")}
 
 
@@ -37,8 +56,8 @@ class BackgroundReproduce:
     """``vadlib reproduce`` on a cold run cache, started in the background: the end-to-end test
     compares its tables with a run on the cache nbval filled. It computes its runs on an executor
     -- the SLURM cluster where one answers (``scripts/ci/slurm.sh start``), else two local worker
-    processes. (Started from the nbval tests it would run beside them, but xdist's loadgroup has been
-    seen to split those tests over both workers, each then starting its own copy.)"""
+    processes. It runs at the lowest CPU priority (SLURM's jobs inherit it: ``PropagatePrioProcess``
+    in the CI cluster), so it takes the cycles the tests leave idle instead of slowing them."""
 
     def __init__(self, root: Path, data: str):
         from vadlib.runs import executors
@@ -50,7 +69,8 @@ class BackgroundReproduce:
         env = {**os.environ, "VADLIB_FIGURES": str(self.figures), "VADLIB_RUNS": str(root / "runs"),
                "VADLIB_DATA": data}
         with open(self.log, "w") as stream:
-            self.process = subprocess.Popen([sys.executable, "-m", "vadlib.cli", "reproduce", *self.args],
+            nice = ["nice", "-n", "19"] if shutil.which("nice") else []
+            self.process = subprocess.Popen([*nice, sys.executable, "-m", "vadlib.cli", "reproduce", *self.args],
                                             stdout=stream, stderr=subprocess.STDOUT, env=env)
 
     def wait(self, timeout: float = 2400) -> tuple[int, str]:

@@ -42,7 +42,6 @@ def test_notebook_is_committed_stripped_with_parameters_and_a_check_cell(entry):
     assert notebook.metadata.kernelspec.name == "python3"
 
 
-@pytest.mark.xdist_group("smoke-notebooks")  # one worker: its runs are reused by the reproduce test
 @pytest.mark.parametrize("entry", NOTEBOOKS, ids=IDS)
 def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path, smoke_cache, monkeypatch):
     for variable, value in smoke_cache.items():  # runs shared with the end-to-end reproduce test

@@ -174,6 +174,8 @@ SchedulerType=sched/backfill
 SchedulerParameters=sched_interval=2,bf_interval=2
 # submitit requeues preempted and timed-out jobs with scontrol requeue
 JobRequeue=1
+# jobs keep the CPU priority (nice value) of the process that submitted them
+PropagatePrioProcess=1
 ReturnToService=2
 KillWait=5
 MinJobAge=300

@@ -185,7 +185,14 @@ def test_the_plan_to_compute_skips_cached_runs_and_puts_the_longest_first(monkey
 
 # ---------------------------------------------------------------------------------- SLURM
 SLURM_PROBLEM = executors.slurm_available()
-needs_slurm = pytest.mark.skipif(SLURM_PROBLEM is not None, reason=f"no SLURM cluster here: {SLURM_PROBLEM}")
+
+
+def needs_slurm(test):
+    """Skipped without a cluster; with one, put at the front of the test queue (``starts_first``):
+    the end-to-end test's cold reproduce later fills the cluster's CPUs with its job array, and these
+    tests' jobs would wait behind it."""
+    skip = pytest.mark.skipif(SLURM_PROBLEM is not None, reason=f"no SLURM cluster here: {SLURM_PROBLEM}")
+    return pytest.mark.starts_first(skip(test))
 
 
 def test_without_a_cluster_the_slurm_executor_says_why(monkeypatch):
