@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pytest
 import torch
@@ -84,7 +83,6 @@ def test_a_classifier_trained_on_generated_data_beats_chance_on_held_out_generat
     falls, 50 no falls) is generated over background clips the training never saw. Chance is 50 %;
     one binomial standard deviation is 5 points, so 70 % is four above it (seeds 0-2 at 100 steps:
     87, 82, 79 %)."""
-    torch.set_num_threads(min(2, os.cpu_count() or 1))  # the fixture restores one thread afterwards
     run = runs.learnability_run(profiles.resolve("smoke"))
     run = dataclasses.replace(run, budget=dataclasses.replace(run.budget, max_steps=150), test_sequences=100)
     result = experiment.execute(run)
