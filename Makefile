@@ -17,4 +17,4 @@ reproduce: install
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist worksteal --durations 25
-	$(BIN)/vadlib reproduce --profile full --dry-run
+	$(BIN)/vadlib reproduce --profile full --dry-run --jobs 2

@@ -52,6 +52,14 @@ def smoke_cache(tmp_path_factory):
     return {"VADLIB_RUNS": str(root / "runs"), "VADLIB_DATA": str(root / "data")}
 
 
+@pytest.fixture
+def smoke_runs(smoke_cache, monkeypatch):
+    """A test that computes the smoke profile's own runs (a notebook's) reads and writes them in
+    the session's shared smoke cache, so they are computed once per session, not once per test."""
+    for variable, value in smoke_cache.items():
+        monkeypatch.setenv(variable, value)
+
+
 class BackgroundReproduce:
     """``vadlib reproduce`` on a cold run cache, started in the background: the end-to-end test
     compares its tables with a run on the cache nbval filled. It computes its runs on an executor

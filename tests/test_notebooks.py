@@ -43,9 +43,7 @@ def test_notebook_is_committed_stripped_with_parameters_and_a_check_cell(entry):
 
 
 @pytest.mark.parametrize("entry", NOTEBOOKS, ids=IDS)
-def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path, smoke_cache, monkeypatch):
-    for variable, value in smoke_cache.items():  # runs shared with the end-to-end reproduce test
-        monkeypatch.setenv(variable, value)
+def test_nbval_executes_notebook_and_matches_checked_outputs(entry, tmp_path, smoke_runs):
     reference = tmp_path / entry.ipynb.name
     nbformat.write(with_expected_outputs(nbformat.read(entry.ipynb, as_version=4)), reference)
     result = run_nbval(reference)
@@ -68,7 +66,7 @@ def test_declared_outputs_check_after_nbval_names_what_the_notebook_did_not_writ
     artifacts.set_provenance(None, None, {})
 
 
-def test_nbval_check_fails_when_the_checked_output_changes(tmp_path):
+def test_nbval_check_fails_when_the_checked_output_changes(tmp_path, smoke_runs):
     entry = NOTEBOOKS[1]
     notebook = nbformat.read(entry.ipynb, as_version=4)
     cell = check_cells(notebook)[-1]

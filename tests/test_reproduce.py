@@ -64,6 +64,20 @@ def test_dry_run_prints_the_plan_and_checks_each_model_once():
     assert rows["04_D_ssmctb"] == ["61", "27", "27"]
 
 
+def test_a_dry_run_in_two_worker_processes_checks_what_one_process_checks():
+    """``--dry-run --jobs 2`` (what `make test` runs): the same rows, the same models checked in
+    the same order with the same reports, apart from the measured seconds."""
+    entries, settings = reproduce.select("01,02"), profiles.resolve("smoke")
+
+    def without_times(rows):
+        return [(r.notebook, r.runs, r.distinct, r.gpu_hours,
+                 [{k: v for k, v in check.items() if k not in ("seconds", "step_time_s")} for check in r.checked])
+                for r in rows]
+    serial = reproduce.plan(entries, settings)
+    assert sum(len(r.checked) for r in serial) == 8
+    assert without_times(reproduce.plan(entries, settings, jobs=2)) == without_times(serial)
+
+
 def _toy_notebook(directory, stem, failing, tables=None):
     cells = [nbformat.v4.new_code_cell("profile = 'smoke'", metadata={"tags": ["parameters"]}),
              nbformat.v4.new_code_cell("raise ValueError('boom')" if failing else

@@ -65,7 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     rep.add_argument("--only", help="comma-separated notebooks: numbers (00,03), paper letters (C) or names")
     rep.add_argument("--jobs", type=int, default=1,
                      help="notebooks executed in parallel; with the local executor and N > 1, the planned runs "
-                          "are first computed by N worker processes")
+                          "are first computed by N worker processes (with --dry-run: N processes take the "
+                          "dry-run steps)")
     _add_executor_arguments(rep)
     rep.add_argument("--set", dest="overrides", action="append", default=[], metavar="KNOB=VALUE",
                      help="override a profile knob (repeatable), e.g. --set max_steps=5")
@@ -326,7 +327,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, ExecutorError) as error:
         parser.exit(2, f"vadlib: error: {_one_line(error)}\n")
     if args.dry_run:
-        print(reproduce.plan_summary(reproduce.plan(entries, settings), args.profile))
+        print(reproduce.plan_summary(reproduce.plan(entries, settings, jobs=args.jobs), args.profile))
         return 0
     launched = None
     if args.executor == "slurm" or args.jobs > 1:

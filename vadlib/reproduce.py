@@ -310,9 +310,10 @@ def summary(outcomes: Sequence[Outcome]) -> str:
     return "\n".join(lines)
 
 
-def plan(entries: Sequence[NotebookEntry], settings: profiles.Settings) -> list[PlanRow]:
-    """Every planned run of every notebook; one dry-run step per distinct model configuration."""
-    rows = []
+def plan(entries: Sequence[NotebookEntry], settings: profiles.Settings, jobs: int = 1) -> list[PlanRow]:
+    """Every planned run of every notebook; one dry-run step per distinct model configuration, in
+    ``jobs`` worker processes when more than one."""
+    rows, checks = [], []
     checked: set[str] = set()  # a model already checked for an earlier notebook is not rebuilt
     for entry in entries:
         configs = catalog.planned_runs(entry, settings)
@@ -320,10 +321,40 @@ def plan(entries: Sequence[NotebookEntry], settings: profiles.Settings) -> list[
         distinct = {key: c for key, c in distinct.items() if key not in checked}
         checked |= set(distinct)
         row = PlanRow(entry.stem, len(configs), len(distinct), sum(c.gpu_hours() for c in configs))
-        for config in tqdm(list(distinct.values()), desc=f"dry run {entry.number}", leave=False, disable=not distinct):
-            row.checked.append({"run": config.name, **experiment.dry_run(config)})
         rows.append(row)
+        checks += [(row, entry.number, config) for config in distinct.values()]
+    if jobs > 1 and len(checks) > 1:
+        reports = _dry_runs_in_workers([config for _, _, config in checks], jobs)
+    else:
+        reports, bar = [], tqdm(checks, desc="dry run", leave=False, disable=not checks)
+        for _, number, config in bar:
+            bar.set_description(f"dry run {number}")
+            reports.append(experiment.dry_run(config))
+    for (row, _, config), report in zip(checks, reports):
+        row.checked.append({"run": config.name, **report})
     return rows
+
+
+def _dry_runs_in_workers(configs: Sequence[experiment.Experiment], jobs: int) -> list[dict[str, Any]]:
+    """The dry runs of ``configs`` in ``jobs`` spawned worker processes (each with its share of the
+    free cores as math threads), the largest models first; returned in the order of ``configs``."""
+    import multiprocessing
+    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or profiles.math_threads(jobs)
+    context = multiprocessing.get_context("spawn")
+    largest_first = sorted(range(len(configs)), key=lambda i: -configs[i].gpu_hours())
+    with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+        futures = {i: pool.submit(_dry_run_in_worker, configs[i], str(paths.runs_dir()), str(paths.data_root()),
+                                  threads) for i in largest_first}
+        for _ in tqdm(concurrent.futures.as_completed(futures.values()), total=len(futures), leave=False,
+                      desc=f"dry run ({jobs} workers, {threads} math thread{'s' * (threads > 1)} each)"):
+            pass
+        return [futures[i].result() for i in range(len(configs))]
+
+
+def _dry_run_in_worker(config: experiment.Experiment, runs_root: str, data_root: str, threads: int) -> dict[str, Any]:
+    from vadlib.runs import executors
+    executors.enter_worker(runs_root, data_root, threads)
+    return experiment.dry_run(config)
 
 
 def plan_summary(rows: Sequence[PlanRow], profile: str) -> str:

@@ -26,7 +26,7 @@ def test_the_plan_tracks_real_data_with_paper_a_s_explicit_tracker():
     assert all(r.detector == "oracle" and r.tracker is None for r in smoke if isinstance(r, TrajectoryRun))
 
 
-def test_reproduced_rows_are_printed_rows():
+def test_reproduced_rows_are_printed_rows(smoke_runs):
     settings = profiles.resolve("smoke")
     e1 = e_trajectories.table_e1(settings)
     printed = reported.load_table("E.1")
@@ -39,7 +39,7 @@ def test_reproduced_rows_are_printed_rows():
     assert e2["Baseline AUC (%)"].tolist() == pytest.approx([liu["Avenue AUC (%)"], liu["SH-Tech AUC (%)"]])
 
 
-def test_branches_are_joined_frame_by_frame_and_normalised():
+def test_branches_are_joined_frame_by_frame_and_normalised(smoke_runs):
     settings = profiles.resolve("smoke")
     frames = e_trajectories.branch_scores(settings, "Liu et. al.", "avenue")
     assert not frames.duplicated(["video", "frame"]).any()

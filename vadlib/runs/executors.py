@@ -136,7 +136,7 @@ class RunJob(submitit.helpers.Checkpointable):
     cache and resumes the interrupted one from its checkpoint."""
 
     def __call__(self, configs: Sequence[Experiment], runs_root: str, data_root: str, threads: int) -> list[str]:
-        _enter_worker(runs_root, data_root, threads)
+        enter_worker(runs_root, data_root, threads)
         environment = submitit.JobEnvironment()
         if environment.num_tasks > 1:  # one rank per task: RANK, WORLD_SIZE, MASTER_ADDR/PORT for torchrun's contract
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
@@ -147,7 +147,8 @@ class RunJob(submitit.helpers.Checkpointable):
         return done
 
 
-def _enter_worker(runs_root: str, data_root: str, threads: int) -> None:
+def enter_worker(runs_root: str, data_root: str, threads: int) -> None:
+    """Point a worker process at the run cache and data root, with ``threads`` math threads."""
     os.environ["VADLIB_RUNS"], os.environ["VADLIB_DATA"] = runs_root, data_root
     for variable in profiles.THREAD_VARIABLES:
         os.environ[variable] = str(threads)
@@ -157,7 +158,7 @@ def _enter_worker(runs_root: str, data_root: str, threads: int) -> None:
 
 def _worker_run(config: Experiment, runs_root: str, data_root: str, threads: int, log: str) -> str:
     """One run in a local worker process, its output (progress bars, warnings) into ``log``."""
-    _enter_worker(runs_root, data_root, threads)
+    enter_worker(runs_root, data_root, threads)
     with open(log, "a") as stream, _redirected(stream):
         started = time.perf_counter()
         print(f"run {config_hash(config)} {config.kind} {config.name} in pid {os.getpid()}", flush=True)
