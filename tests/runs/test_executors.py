@@ -183,6 +183,23 @@ def test_the_plan_to_compute_skips_cached_runs_and_puts_the_longest_first(monkey
     assert "01" in table and "02" in table and "total" in table
 
 
+@pytest.mark.skipif(not Path("/proc/self/autogroup").exists(), reason="no autogroup scheduling in this kernel")
+def test_a_job_started_niced_in_a_session_of_its_own_lowers_that_session_too():
+    """slurmstepd starts each job in its own session; under autogroup scheduling its inherited nice
+    value would only order it against its own processes, so the job lowers its session's group."""
+    import subprocess
+    import sys
+    code = ("import os; from pathlib import Path; from vadlib.runs import executors; "
+            "executors._keep_inherited_priority(); print(Path('/proc/self/autogroup').read_text())")
+    result = subprocess.run(["nice", "-n", "7", sys.executable, "-c", code], capture_output=True, text=True,
+                            start_new_session=True, timeout=120, check=True)
+    own = os.nice(0)  # the test may itself run niced; nice adds to it
+    assert result.stdout.strip().endswith(f"nice {min(own + 7, 19)}"), result.stdout
+    unchanged = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                               start_new_session=True, timeout=120, check=True)
+    assert unchanged.stdout.strip().endswith(f"nice {own}"), unchanged.stdout
+
+
 # ---------------------------------------------------------------------------------- SLURM
 SLURM_PROBLEM = executors.slurm_available()
 

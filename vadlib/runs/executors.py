@@ -137,6 +137,7 @@ class RunJob(submitit.helpers.Checkpointable):
 
     def __call__(self, configs: Sequence[Experiment], runs_root: str, data_root: str, threads: int) -> list[str]:
         enter_worker(runs_root, data_root, threads)
+        _keep_inherited_priority()
         environment = submitit.JobEnvironment()
         if environment.num_tasks > 1:  # one rank per task: RANK, WORLD_SIZE, MASTER_ADDR/PORT for torchrun's contract
             submitit.helpers.TorchDistributedEnvironment().export(set_cuda_visible_devices=False)
@@ -145,6 +146,17 @@ class RunJob(submitit.helpers.Checkpointable):
             experiment.execute(config, Path(runs_root))
             done.append(config_hash(config))
         return done
+
+
+def _keep_inherited_priority() -> None:
+    """A job started at a lowered CPU priority (SLURM's ``PropagatePrioProcess`` passes on the nice
+    value of the process that submitted it) keeps it against other sessions too: under the kernel's
+    autogroup scheduling a nice value only orders the processes of one session, and slurmstepd
+    starts each job in a session of its own, so the session's group is lowered as well."""
+    niceness = os.nice(0)
+    if niceness > 0:
+        with contextlib.suppress(OSError):  # no autogroup (kernel option off), or not allowed
+            Path("/proc/self/autogroup").write_text(str(niceness))
 
 
 def enter_worker(runs_root: str, data_root: str, threads: int) -> None:
