@@ -337,9 +337,12 @@ def plan(entries: Sequence[NotebookEntry], settings: profiles.Settings, jobs: in
 
 def _dry_runs_in_workers(configs: Sequence[experiment.Experiment], jobs: int) -> list[dict[str, Any]]:
     """The dry runs of ``configs`` in ``jobs`` spawned worker processes (each with its share of the
-    free cores as math threads), the largest models first; returned in the order of ``configs``."""
+    free cores as math threads), the largest GPU-hour estimates first; returned in the order of
+    ``configs``."""
     import multiprocessing
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or profiles.math_threads(jobs)
+
+    from vadlib.runs import executors
+    threads = executors.worker_threads(jobs)
     context = multiprocessing.get_context("spawn")
     largest_first = sorted(range(len(configs)), key=lambda i: -configs[i].gpu_hours())
     with concurrent.futures.ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:

@@ -159,6 +159,12 @@ def _keep_inherited_priority() -> None:
             Path("/proc/self/autogroup").write_text(str(niceness))
 
 
+def worker_threads(jobs: int) -> int:
+    """Math threads for each of ``jobs`` worker processes: the user's OMP_NUM_THREADS, else the
+    free cores shared among them (:func:`vadlib.profiles.math_threads`)."""
+    return int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or profiles.math_threads(jobs)
+
+
 def enter_worker(runs_root: str, data_root: str, threads: int) -> None:
     """Point a worker process at the run cache and data root, with ``threads`` math threads."""
     os.environ["VADLIB_RUNS"], os.environ["VADLIB_DATA"] = runs_root, data_root
@@ -280,7 +286,7 @@ def run_local(runs: list[PlannedRun], jobs: int, root: Path | None = None, data_
     """Compute ``runs`` in ``jobs`` worker processes (spawned: a fresh interpreter each, never a
     fork of a process holding torch's threads), largest first; returns the finished submission."""
     root, data_root = root or paths.runs_dir(), data_root or paths.data_root()
-    threads = int(os.environ.get("OMP_NUM_THREADS", "0") or 0) or profiles.math_threads(jobs)
+    threads = worker_threads(jobs)
     submission = Submission("local", runs, root, {"jobs": jobs, "math_threads": threads})
     board = board or Board(runs)
     for run in runs:
